@@ -1,0 +1,52 @@
+/* main.c — the switchboard command line: dispatches to the commands in src/cli/. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef SB_VERSION
+#define SB_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+    fputs("usage: switchboard <command> [options]\n"
+          "\n"
+          "  policy test DIR                 run the policy's *_test.lua tests\n"
+          "  policy check DIR                compile, load and test a policy directory\n"
+          "  policy try DIR --post FILE|-    print the decision for one post (JSON)\n"
+          "  replay [--policy DIR] [--db PATH] [--account ID] FILE...\n"
+          "                                  run JSONL platform events through the policy and\n"
+          "                                  record everything in the store\n"
+          "  migrate [--db PATH]             create or upgrade the database\n"
+          "  version                         print the version\n"
+          "\n"
+          "See README.md and docs/ for details.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "policy"))
+        return sb_cli_policy(argc - 1, argv + 1);
+    if (!strcmp(cmd, "replay"))
+        return sb_cli_replay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "migrate"))
+        return sb_cli_migrate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("switchboard %s\n", SB_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "switchboard: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,67 @@
+/* backend.h — what a store backend implements (internal to src/store/).
+ *
+ * Each backend defines its own struct that begins with `struct sb_store base;` and fills one
+ * static struct sb_store_ops. store.c parses the URL, picks the backend, and forwards every
+ * public call through s->ops; the arguments have been validated there (non-NULL store, known
+ * count kind). Contracts are those of store.h. */
+#ifndef SB_STORE_BACKEND_H
+#define SB_STORE_BACKEND_H
+
+#include "store/store.h"
+
+enum sb_store_count_kind {
+    SB_STORE_COUNT_POSTS = 0,
+    SB_STORE_COUNT_DECISIONS,
+    SB_STORE_COUNT_DELETED,
+    SB_STORE_COUNT_CURSORS,
+    SB_STORE_COUNT_POLICY_VERSIONS,
+    SB_STORE_COUNT__N
+};
+
+enum sb_store_sync { SB_STORE_SYNC_NORMAL = 0, SB_STORE_SYNC_FULL, SB_STORE_SYNC_EXTRA };
+
+/* Options decoded from the URL's query string. */
+struct sb_store_config {
+    enum sb_store_sync sync;
+    int busy_timeout_ms;
+    int batch_max;
+};
+
+struct sb_store_ops {
+    const char *name;
+    void (*close)(struct sb_store *s);
+    enum sb_err (*flush)(struct sb_store *s, struct sb_errbuf *eb);
+    enum sb_err (*post_insert)(struct sb_store *s, const struct sb_post *p, const char *raw,
+                               size_t raw_len, int64_t *post_rowid, struct sb_errbuf *eb);
+    enum sb_err (*post_mark_deleted)(struct sb_store *s, enum sb_platform platform,
+                                     const char *id, struct sb_errbuf *eb);
+    enum sb_err (*decision_insert)(struct sb_store *s, int64_t post_rowid,
+                                   const struct sb_decision *d, int64_t decided_at_ms,
+                                   struct sb_errbuf *eb);
+    enum sb_err (*cursor_get)(struct sb_store *s, const char *stream, int64_t *value,
+                              struct sb_errbuf *eb);
+    enum sb_err (*cursor_set)(struct sb_store *s, const char *stream, int64_t value,
+                              struct sb_errbuf *eb);
+    enum sb_err (*policy_version_record)(struct sb_store *s, const char *hash,
+                                         const char *files_json, struct sb_errbuf *eb);
+    enum sb_err (*count)(struct sb_store *s, enum sb_store_count_kind what, int64_t *n,
+                         struct sb_errbuf *eb);
+};
+
+/* The part every backend shares; backends read batch_max at each write. */
+struct sb_store {
+    const struct sb_store_ops *ops;
+    int batch_max;      /* >= 1 */
+    int schema_version; /* set by the backend after migrating */
+};
+
+/* SQLite backend (sqlite.c). path is a file path or ":memory:"; *out is new. */
+enum sb_err sb_store_sqlite_open(const char *path, const struct sb_store_config *cfg,
+                                 struct sb_store **out, struct sb_errbuf *eb);
+
+/* SQLite schema migrations (sqlite_migrations.c): element i brings user_version i to i + 1.
+ * Append only; never edit a migration that has shipped. */
+extern const char *const sb_store_sqlite_migrations[];
+extern const int sb_store_sqlite_migrations_count;
+
+#endif

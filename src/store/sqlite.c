@@ -1,0 +1,689 @@
+/* sqlite.c — the SQLite store backend: connection setup (WAL, synchronous, busy timeout,
+ * foreign keys), versioned migrations (sqlite_migrations.c, tracked by PRAGMA user_version),
+ * prepared statements cached on the store, and group commit (writes accumulate in one open
+ * transaction committed every batch_max writes or on flush).
+ *
+ * Used from one thread: the connection is opened SQLITE_OPEN_NOMUTEX and nothing is locked.
+ * Depends on libsqlite3, util/buf and the core's name tables (sb_platform_name & co). */
+#include "store/backend.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/buf.h"
+
+#define SB_SQLITE_APPLICATION_ID 1396863588 /* 'SBrd', set by migration 1 */
+#define SCRATCH_MAX (4u << 20)              /* JSON columns of one row */
+
+enum stmt_id {
+    ST_BEGIN = 0,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_POST_INSERT,
+    ST_POST_LOOKUP,
+    ST_POST_DELETE,
+    ST_DECISION_INSERT,
+    ST_CURSOR_GET,
+    ST_CURSOR_SET,
+    ST_POLICY_VERSION,
+    ST_COUNT_POSTS,
+    ST_COUNT_DECISIONS,
+    ST_COUNT_DELETED,
+    ST_COUNT_CURSORS,
+    ST_COUNT_POLICY_VERSIONS,
+    ST__N
+};
+
+/* Prepared once at open (after migrating), reused for the life of the store. */
+static const char *const stmt_sql[ST__N] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_POST_INSERT] =
+        "INSERT INTO posts (platform, post_id, cid, account, kind, author_id, author_handle,"
+        " author_name, author_followers, author_verified, author_bot, author_created_at, text,"
+        " lang, url, created_at, created_ms, visibility, thread, thread_cid, in_reply_to,"
+        " in_reply_to_cid, mentions, tags, links, raw, received_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+        " ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+        " ON CONFLICT (platform, post_id) DO NOTHING",
+    [ST_POST_LOOKUP] = "SELECT id FROM posts WHERE platform = ?1 AND post_id = ?2",
+    [ST_POST_DELETE] = "UPDATE posts SET deleted_at = coalesce(deleted_at, ?3)"
+                       " WHERE platform = ?1 AND post_id = ?2",
+    [ST_DECISION_INSERT] =
+        "INSERT INTO decisions (post_rowid, action, reply, message, queue, priority, reasons,"
+        " error, policy_version, latency_ns, decided_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_CURSOR_GET] = "SELECT value FROM stream_cursors WHERE stream = ?1",
+    [ST_CURSOR_SET] = "INSERT INTO stream_cursors (stream, value, updated_at) VALUES (?1, ?2, ?3)"
+                      " ON CONFLICT (stream) DO UPDATE SET value = excluded.value,"
+                      " updated_at = excluded.updated_at",
+    [ST_POLICY_VERSION] = "INSERT INTO policy_versions (hash, first_seen_at, files)"
+                          " VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
+    [ST_COUNT_POSTS] = "SELECT count(*) FROM posts",
+    [ST_COUNT_DECISIONS] = "SELECT count(*) FROM decisions",
+    [ST_COUNT_DELETED] = "SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL",
+    [ST_COUNT_CURSORS] = "SELECT count(*) FROM stream_cursors",
+    [ST_COUNT_POLICY_VERSIONS] = "SELECT count(*) FROM policy_versions",
+};
+
+struct sqlite_store {
+    struct sb_store base; /* first: the public handle points here */
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__N];
+    bool in_tx;         /* we opened a transaction that is not committed yet */
+    int pending;        /* writes in that transaction */
+    int64_t lost;       /* writes rolled back since the last flush; flush reports them */
+    struct sb_buf json; /* scratch for the JSON columns of one row */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- errors and transactions ------------------------------------------------------------- */
+
+/* A statement failed: describe it, and if SQLite rolled our open transaction back (it does on
+ * I/O errors, SQLITE_FULL, SQLITE_NOMEM…) account the batch as lost so flush reports it. */
+static enum sb_err fail_db(struct sqlite_store *ss, const char *what, struct sb_errbuf *eb)
+{
+    enum sb_err e = sb_errf(eb, SB_ERR_STORE, "sqlite: %s: %s", what, sqlite3_errmsg(ss->db));
+    if (ss->in_tx && sqlite3_get_autocommit(ss->db)) {
+        ss->lost += ss->pending;
+        ss->in_tx = false;
+        ss->pending = 0;
+    }
+    return e;
+}
+
+/* Run a parameterless cached statement (BEGIN/COMMIT/ROLLBACK) once. */
+static int run_simple(struct sqlite_store *ss, enum stmt_id id)
+{
+    int rc = sqlite3_step(ss->st[id]);
+    sqlite3_reset(ss->st[id]);
+    return rc;
+}
+
+/* Make sure a write transaction is open. */
+static enum sb_err tx_begin(struct sqlite_store *ss, struct sb_errbuf *eb)
+{
+    if (ss->in_tx && sqlite3_get_autocommit(ss->db)) {
+        /* Rolled back behind our back (should have been seen by fail_db; be safe). */
+        ss->lost += ss->pending;
+        ss->in_tx = false;
+        ss->pending = 0;
+    }
+    if (ss->in_tx)
+        return SB_OK;
+    if (run_simple(ss, ST_BEGIN) != SQLITE_DONE)
+        return fail_db(ss, "begin", eb);
+    ss->in_tx = true;
+    ss->pending = 0;
+    return SB_OK;
+}
+
+/* Commit the open transaction. On failure the batch is rolled back and counted as lost. */
+static enum sb_err tx_commit(struct sqlite_store *ss, struct sb_errbuf *eb)
+{
+    enum sb_err e = SB_OK;
+    if (!ss->in_tx)
+        return SB_OK;
+    if (run_simple(ss, ST_COMMIT) != SQLITE_DONE) {
+        e = sb_errf(eb, SB_ERR_STORE, "sqlite: commit of %d writes failed: %s", ss->pending,
+                    sqlite3_errmsg(ss->db));
+        if (!sqlite3_get_autocommit(ss->db))
+            run_simple(ss, ST_ROLLBACK);
+        ss->lost += ss->pending;
+    }
+    ss->in_tx = false;
+    ss->pending = 0;
+    return e;
+}
+
+/* One write went into the open transaction; commit when the batch is full. */
+static enum sb_err write_done(struct sqlite_store *ss, struct sb_errbuf *eb)
+{
+    if (++ss->pending >= ss->base.batch_max)
+        return tx_commit(ss, eb);
+    return SB_OK;
+}
+
+/* ---- binding helpers ------------------------------------------------------------------- */
+
+/* Strings are bound SQLITE_STATIC: they are the caller's and outlive the step. */
+static int bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static enum sb_err json_str_or_null(struct sb_buf *b, const char *s)
+{
+    return s ? sb_buf_json_str(b, s, strlen(s)) : sb_buf_puts(b, "null");
+}
+
+static enum sb_err json_str_array(struct sb_buf *b, const char *const *v, size_t n)
+{
+    enum sb_err e = sb_buf_putc(b, '[');
+    for (size_t i = 0; !e && i < n; i++) {
+        if (i)
+            e = sb_buf_putc(b, ',');
+        if (!e)
+            e = json_str_or_null(b, v[i]);
+    }
+    return e ? e : sb_buf_putc(b, ']');
+}
+
+static enum sb_err json_mentions(struct sb_buf *b, const struct sb_mention *m, size_t n)
+{
+    enum sb_err e = sb_buf_putc(b, '[');
+    for (size_t i = 0; !e && i < n; i++) {
+        e = sb_buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+        if (!e)
+            e = json_str_or_null(b, m[i].id);
+        if (!e)
+            e = sb_buf_puts(b, ",\"handle\":");
+        if (!e)
+            e = json_str_or_null(b, m[i].handle);
+        if (!e)
+            e = sb_buf_putc(b, '}');
+    }
+    return e ? e : sb_buf_putc(b, ']');
+}
+
+static enum sb_err json_error(struct sb_buf *b, const struct sb_policy_error *pe)
+{
+    enum sb_err e = sb_buf_puts(b, "{\"code\":");
+    if (!e)
+        e = json_str_or_null(b, sb_strerror(pe->code));
+    if (!e)
+        e = sb_buf_puts(b, ",\"message\":");
+    if (!e)
+        e = json_str_or_null(b, pe->message);
+    if (!e)
+        e = sb_buf_puts(b, ",\"file\":");
+    if (!e)
+        e = json_str_or_null(b, pe->file);
+    if (!e)
+        e = sb_buf_printf(b, ",\"line\":%d,\"traceback\":", pe->line);
+    if (!e)
+        e = json_str_or_null(b, pe->traceback);
+    return e ? e : sb_buf_putc(b, '}');
+}
+
+/* ---- operations ------------------------------------------------------------------------ */
+
+static enum sb_err sq_post_insert(struct sb_store *s, const struct sb_post *p, const char *raw,
+                                  size_t raw_len, int64_t *post_rowid, struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_POST_INSERT];
+    const char *platform = sb_platform_name(p->platform);
+    struct sb_buf *j = &ss->json;
+    size_t tags_at, links_at;
+    enum sb_err e;
+    int rc;
+
+    /* mentions, tags and links side by side in one scratch buffer, bound by offset */
+    sb_buf_reset(j);
+    e = json_mentions(j, p->mentions, p->n_mentions);
+    tags_at = j->len;
+    if (!e)
+        e = json_str_array(j, p->tags, p->n_tags);
+    links_at = j->len;
+    if (!e)
+        e = json_str_array(j, p->links, p->n_links);
+    if (e) {
+        e = sb_errf(eb, e, "store post insert: %s: mentions/tags/links too large", p->id);
+        goto fail;
+    }
+    if ((e = tx_begin(ss, eb)) != SB_OK)
+        goto fail;
+
+    rc = bind_str(st, 1, platform);
+    rc |= bind_str(st, 2, p->id);
+    rc |= bind_str(st, 3, p->cid);
+    rc |= bind_str(st, 4, p->account);
+    rc |= bind_str(st, 5, sb_post_kind_name(p->kind));
+    rc |= bind_str(st, 6, p->author.id);
+    rc |= bind_str(st, 7, p->author.handle);
+    rc |= bind_str(st, 8, p->author.name);
+    rc |= sqlite3_bind_int64(st, 9, p->author.followers);
+    rc |= sqlite3_bind_int(st, 10, p->author.verified);
+    rc |= sqlite3_bind_int(st, 11, p->author.bot);
+    rc |= bind_str(st, 12, p->author.created_at);
+    rc |= bind_str(st, 13, p->text);
+    rc |= bind_str(st, 14, p->lang);
+    rc |= bind_str(st, 15, p->url);
+    rc |= bind_str(st, 16, p->created_at);
+    rc |= sqlite3_bind_int64(st, 17, p->created_ms);
+    rc |= bind_str(st, 18, p->visibility);
+    rc |= bind_str(st, 19, p->thread);
+    rc |= bind_str(st, 20, p->thread_cid);
+    rc |= bind_str(st, 21, p->in_reply_to);
+    rc |= bind_str(st, 22, p->in_reply_to_cid);
+    rc |= sqlite3_bind_text(st, 23, j->data, (int)tags_at, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 24, j->data + tags_at, (int)(links_at - tags_at), SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 25, j->data + links_at, (int)(j->len - links_at), SQLITE_STATIC);
+    rc |= raw ? sqlite3_bind_text(st, 26, raw, (int)raw_len, SQLITE_STATIC)
+              : sqlite3_bind_null(st, 26);
+    rc |= sqlite3_bind_int64(st, 27, now_ms());
+    if (rc != SQLITE_OK) {
+        e = fail_db(ss, "insert post: bind", eb);
+        goto fail;
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        e = fail_db(ss, "insert post", eb);
+        goto fail;
+    }
+    if (sqlite3_changes(ss->db) == 0) {
+        /* The UNIQUE (platform, post_id) key said no: report where the first copy lives. */
+        sqlite3_stmt *lk = ss->st[ST_POST_LOOKUP];
+        rc = bind_str(lk, 1, platform);
+        rc |= bind_str(lk, 2, p->id);
+        if (rc == SQLITE_OK && sqlite3_step(lk) == SQLITE_ROW && post_rowid)
+            *post_rowid = sqlite3_column_int64(lk, 0);
+        sqlite3_reset(lk);
+        e = sb_errf(eb, SB_ERR_DUP, "post %s:%s already recorded", platform, p->id);
+        goto fail;
+    }
+    if (post_rowid)
+        *post_rowid = sqlite3_last_insert_rowid(ss->db);
+    sqlite3_reset(st);
+    e = write_done(ss, eb);
+fail:
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum sb_err sq_post_mark_deleted(struct sb_store *s, enum sb_platform platform,
+                                        const char *id, struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_POST_DELETE];
+    const char *pname = sb_platform_name(platform);
+    enum sb_err e;
+    int rc;
+
+    if ((e = tx_begin(ss, eb)) != SB_OK)
+        goto fail;
+    rc = bind_str(st, 1, pname);
+    rc |= bind_str(st, 2, id);
+    rc |= sqlite3_bind_int64(st, 3, now_ms());
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        e = fail_db(ss, "mark post deleted", eb);
+        goto fail;
+    }
+    if (sqlite3_changes(ss->db) == 0) {
+        e = sb_errf(eb, SB_ERR_NOTFOUND, "post %s:%s is not recorded", pname, id);
+        goto fail;
+    }
+    sqlite3_reset(st);
+    e = write_done(ss, eb);
+fail:
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum sb_err sq_decision_insert(struct sb_store *s, int64_t post_rowid,
+                                      const struct sb_decision *d, int64_t decided_at_ms,
+                                      struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_DECISION_INSERT];
+    struct sb_buf *j = &ss->json;
+    bool escalate = d->action == SB_ACTION_ESCALATE;
+    size_t error_at;
+    enum sb_err e;
+    int rc;
+
+    sb_buf_reset(j);
+    e = json_str_array(j, d->reasons, (size_t)d->n_reasons);
+    error_at = j->len;
+    if (!e && d->error)
+        e = json_error(j, d->error);
+    if (e) {
+        e = sb_errf(eb, e, "store decision insert: reasons/error too large");
+        goto fail;
+    }
+    if ((e = tx_begin(ss, eb)) != SB_OK)
+        goto fail;
+
+    rc = sqlite3_bind_int64(st, 1, post_rowid);
+    rc |= bind_str(st, 2, sb_action_name(d->action));
+    rc |= bind_str(st, 3, d->reply);
+    rc |= bind_str(st, 4, d->message);
+    /* queue and priority mean something only for escalate (as in sb_decision_to_json) */
+    rc |= bind_str(st, 5, escalate ? d->queue : NULL);
+    rc |= bind_str(st, 6, escalate ? sb_priority_name(d->priority) : NULL);
+    rc |= sqlite3_bind_text(st, 7, j->data, (int)error_at, SQLITE_STATIC);
+    rc |= d->error ? sqlite3_bind_text(st, 8, j->data + error_at, (int)(j->len - error_at),
+                                       SQLITE_STATIC)
+                   : sqlite3_bind_null(st, 8);
+    rc |= bind_str(st, 9, d->policy_version);
+    rc |= sqlite3_bind_int64(st, 10, d->latency_ns);
+    rc |= sqlite3_bind_int64(st, 11, decided_at_ms);
+    if (rc != SQLITE_OK) {
+        e = fail_db(ss, "insert decision: bind", eb);
+        goto fail;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        e = sb_errf(eb, SB_ERR_NOTFOUND, "decision for post row %lld: no such post",
+                    (long long)post_rowid);
+        goto fail;
+    }
+    if (rc != SQLITE_DONE) {
+        e = fail_db(ss, "insert decision", eb);
+        goto fail;
+    }
+    sqlite3_reset(st);
+    e = write_done(ss, eb);
+fail:
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum sb_err sq_cursor_get(struct sb_store *s, const char *stream, int64_t *value,
+                                 struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_CURSOR_GET];
+    enum sb_err e = SB_OK;
+    int rc = bind_str(st, 1, stream);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        e = sb_errf(eb, SB_ERR_NOTFOUND, "cursor %s is not set", stream);
+    else
+        e = fail_db(ss, "get cursor", eb);
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum sb_err sq_cursor_set(struct sb_store *s, const char *stream, int64_t value,
+                                 struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_CURSOR_SET];
+    enum sb_err e;
+    int rc;
+
+    if ((e = tx_begin(ss, eb)) != SB_OK)
+        goto fail;
+    rc = bind_str(st, 1, stream);
+    rc |= sqlite3_bind_int64(st, 2, value);
+    rc |= sqlite3_bind_int64(st, 3, now_ms());
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        e = fail_db(ss, "set cursor", eb);
+        goto fail;
+    }
+    sqlite3_reset(st);
+    e = write_done(ss, eb);
+fail:
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum sb_err sq_policy_version_record(struct sb_store *s, const char *hash,
+                                            const char *files_json, struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_POLICY_VERSION];
+    enum sb_err e;
+    int rc;
+
+    if ((e = tx_begin(ss, eb)) != SB_OK)
+        goto fail;
+    rc = bind_str(st, 1, hash);
+    rc |= sqlite3_bind_int64(st, 2, now_ms());
+    rc |= bind_str(st, 3, files_json);
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        e = fail_db(ss, "record policy version", eb);
+        goto fail;
+    }
+    bool inserted = sqlite3_changes(ss->db) > 0;
+    sqlite3_reset(st);
+    if (inserted)
+        e = write_done(ss, eb);
+fail:
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum sb_err sq_count(struct sb_store *s, enum sb_store_count_kind what, int64_t *n,
+                            struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_COUNT_POSTS + (int)what];
+    enum sb_err e = SB_OK;
+
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        e = fail_db(ss, "count", eb);
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum sb_err sq_flush(struct sb_store *s, struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    enum sb_err e = tx_commit(ss, eb);
+
+    if (ss->lost) {
+        if (e == SB_OK)
+            e = sb_errf(eb, SB_ERR_STORE,
+                        "sqlite: %lld earlier writes were rolled back; re-fetch from the last"
+                        " acknowledged position",
+                        (long long)ss->lost);
+        ss->lost = 0;
+    }
+    return e;
+}
+
+/* Release everything; tolerates a half-opened store. */
+static void destroy(struct sqlite_store *ss)
+{
+    for (int i = 0; i < ST__N; i++)
+        sqlite3_finalize(ss->st[i]);
+    if (ss->db)
+        sqlite3_close(ss->db);
+    sb_buf_free(&ss->json);
+    free(ss);
+}
+
+static void sq_close(struct sb_store *s)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    if (ss->in_tx)
+        tx_commit(ss, NULL);
+    /* Cheap, and keeps the planner's statistics fresh for long-lived files. */
+    sqlite3_exec(ss->db, "PRAGMA optimize", NULL, NULL, NULL);
+    destroy(ss);
+}
+
+static const struct sb_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .flush = sq_flush,
+    .post_insert = sq_post_insert,
+    .post_mark_deleted = sq_post_mark_deleted,
+    .decision_insert = sq_decision_insert,
+    .cursor_get = sq_cursor_get,
+    .cursor_set = sq_cursor_set,
+    .policy_version_record = sq_policy_version_record,
+    .count = sq_count,
+};
+
+/* ---- open and migrate ------------------------------------------------------------------ */
+
+static enum sb_err exec_sql(sqlite3 *db, const char *sql, const char *what, struct sb_errbuf *eb)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return SB_OK;
+    enum sb_err e = sb_errf(eb, SB_ERR_STORE, "sqlite: %s: %s", what,
+                            msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return e;
+}
+
+/* First column of the first row of sql, as an integer (PRAGMA user_version & co). */
+static enum sb_err query_int(sqlite3 *db, const char *sql, int64_t *out, struct sb_errbuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    enum sb_err e = SB_OK;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        e = sb_errf(eb, SB_ERR_STORE, "sqlite: %s: %s", sql, sqlite3_errmsg(db));
+        goto fail;
+    }
+    *out = sqlite3_column_int64(st, 0);
+fail:
+    sqlite3_finalize(st);
+    return e;
+}
+
+/* Refuse a file that another program (or a newer switchboard) wrote. Runs inside the
+ * migration transaction so the answer cannot change under us. */
+static enum sb_err check_ownership(sqlite3 *db, const char *path, int64_t version,
+                                   struct sb_errbuf *eb)
+{
+    int64_t app_id = 0, objects = 0;
+    enum sb_err e = query_int(db, "PRAGMA application_id", &app_id, eb);
+    if (!e && version == 0)
+        e = query_int(db, "SELECT count(*) FROM sqlite_schema", &objects, eb);
+    if (e)
+        return e;
+    if (version > sb_store_sqlite_migrations_count)
+        return sb_errf(eb, SB_ERR_SCHEMA,
+                       "store %s has schema version %lld but this switchboard knows only up to"
+                       " %d: upgrade switchboard (or restore a backup)",
+                       path, (long long)version, sb_store_sqlite_migrations_count);
+    if ((version > 0 || objects > 0) && app_id != SB_SQLITE_APPLICATION_ID)
+        return sb_errf(eb, SB_ERR_SCHEMA, "store %s is not a switchboard database", path);
+    return SB_OK;
+}
+
+/* Apply every migration the file lacks, each in its own IMMEDIATE transaction with its
+ * user_version bump; re-reading the version under the write lock makes two processes opening
+ * the same file at once safe. */
+static enum sb_err migrate(sqlite3 *db, const char *path, int *version_out,
+                           struct sb_errbuf *eb)
+{
+    enum sb_err e = SB_OK;
+    bool in_tx = false;
+    int64_t v = 0;
+    char what[64], bump[48];
+
+    for (;;) {
+        if ((e = exec_sql(db, "BEGIN IMMEDIATE", "migrate: begin", eb)) != SB_OK)
+            goto fail;
+        in_tx = true;
+        if ((e = query_int(db, "PRAGMA user_version", &v, eb)) != SB_OK ||
+            (e = check_ownership(db, path, v, eb)) != SB_OK)
+            goto fail;
+        if (v == sb_store_sqlite_migrations_count)
+            break;
+        snprintf(what, sizeof what, "migration %lld", (long long)v + 1);
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %lld", (long long)v + 1);
+        if ((e = exec_sql(db, sb_store_sqlite_migrations[v], what, eb)) != SB_OK ||
+            (e = exec_sql(db, bump, what, eb)) != SB_OK ||
+            (e = exec_sql(db, "COMMIT", what, eb)) != SB_OK)
+            goto fail;
+        in_tx = false;
+    }
+    e = exec_sql(db, "COMMIT", "migrate: commit", eb);
+    in_tx = false;
+    *version_out = (int)v;
+fail:
+    if (in_tx && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return e;
+}
+
+static const char *sync_pragma(enum sb_store_sync s)
+{
+    switch (s) {
+    case SB_STORE_SYNC_NORMAL: return "PRAGMA synchronous = NORMAL";
+    case SB_STORE_SYNC_EXTRA: return "PRAGMA synchronous = EXTRA";
+    case SB_STORE_SYNC_FULL: break;
+    }
+    return "PRAGMA synchronous = FULL";
+}
+
+enum sb_err sb_store_sqlite_open(const char *path, const struct sb_store_config *cfg,
+                                 struct sb_store **out, struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = calloc(1, sizeof *ss);
+    sqlite3_stmt *jm = NULL;
+    enum sb_err e = SB_OK;
+
+    if (!ss) {
+        e = sb_errf(eb, SB_ERR_NOMEM, "store open: out of memory");
+        goto fail;
+    }
+    ss->base.ops = &sqlite_ops;
+    ss->base.batch_max = cfg->batch_max < 1 ? 1 : cfg->batch_max;
+    sb_buf_init(&ss->json, SCRATCH_MAX);
+
+    if (sqlite3_open_v2(path, &ss->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        e = sb_errf(eb, SB_ERR_STORE, "sqlite: open %s: %s", path,
+                    ss->db ? sqlite3_errmsg(ss->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(ss->db, 1);
+    sqlite3_busy_timeout(ss->db, cfg->busy_timeout_ms);
+
+    /* WAL: readers never block the writer, and a commit is one sequential append (+ fsync
+     * under synchronous=FULL). A ":memory:" database has no file and reports "memory". */
+    const char *file = sqlite3_db_filename(ss->db, "main");
+    if (file && *file) {
+        if (sqlite3_prepare_v2(ss->db, "PRAGMA journal_mode = WAL", -1, &jm, NULL) !=
+                SQLITE_OK ||
+            sqlite3_step(jm) != SQLITE_ROW) {
+            e = sb_errf(eb, SB_ERR_STORE, "sqlite: %s: %s", path, sqlite3_errmsg(ss->db));
+            goto fail;
+        }
+        const char *mode = (const char *)sqlite3_column_text(jm, 0);
+        if (!mode || strcmp(mode, "wal") != 0) {
+            e = sb_errf(eb, SB_ERR_STORE, "sqlite: %s: cannot use WAL (journal mode is %s)",
+                        path, mode ? mode : "unknown");
+            goto fail;
+        }
+        sqlite3_finalize(jm); /* an unfinished statement would block the migrations' COMMIT */
+        jm = NULL;
+    }
+    if ((e = exec_sql(ss->db, "PRAGMA foreign_keys = ON", "foreign_keys", eb)) != SB_OK ||
+        (e = exec_sql(ss->db, sync_pragma(cfg->sync), "synchronous", eb)) != SB_OK ||
+        (e = migrate(ss->db, path, &ss->base.schema_version, eb)) != SB_OK)
+        goto fail;
+
+    for (int i = 0; i < ST__N; i++) {
+        if (sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ss->st[i],
+                               NULL) != SQLITE_OK) {
+            e = sb_errf(eb, SB_ERR_STORE, "sqlite: prepare '%s': %s", stmt_sql[i],
+                        sqlite3_errmsg(ss->db));
+            goto fail;
+        }
+    }
+    *out = &ss->base;
+    ss = NULL;
+fail:
+    sqlite3_finalize(jm);
+    if (ss)
+        destroy(ss);
+    return e;
+}
