@@ -63,14 +63,19 @@ end
 local function count_links(post, text)
   local listed = post.links and #post.links or 0
   local inline = 0
-  for _ in string.gmatch(text, "[Hh][Tt][Tt][Pp][Ss]?://%S+") do
-    inline = inline + 1
+  if string.find(text, "://", 1, true) then -- most posts have no URL: skip the pattern
+    for _ in string.gmatch(text, "[Hh][Tt][Tt][Pp][Ss]?://%S+") do
+      inline = inline + 1
+    end
   end
   return math.max(listed, inline)
 end
 
 local function has_question(text)
-  local bare = string.gsub(text, "[Hh][Tt][Tt][Pp][Ss]?://%S+", " ")
+  local bare = text
+  if string.find(text, "://", 1, true) then -- a "?" inside a link is not a question
+    bare = string.gsub(text, "[Hh][Tt][Tt][Pp][Ss]?://%S+", " ")
+  end
   return string.find(bare, "?", 1, true) ~= nil
     or string.find(bare, "？", 1, true) ~= nil
     or string.find(bare, "¿", 1, true) ~= nil

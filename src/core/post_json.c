@@ -11,8 +11,7 @@
 #include "util/buf.h"
 
 enum sb_err sb_post_json_string_copy(struct sb_post *p, const json_t *v, size_t max,
-                                     const char *what, const char **out,
-                                     struct sb_errbuf *eb)
+                                     const char *what, const char **out, struct sb_errbuf *eb)
 {
     *out = NULL;
     if (!v || json_is_null(v))
@@ -103,8 +102,7 @@ enum sb_err sb_post_to_json(const struct sb_post *p, struct sb_buf *out)
         f = true;
         if ((i && (e = sb_buf_putc(out, ','))) || (e = sb_buf_putc(out, '{')) ||
             (e = put_str(out, &f, "id", p->mentions[i].id)) ||
-            (e = put_str(out, &f, "handle", p->mentions[i].handle)) ||
-            (e = sb_buf_putc(out, '}')))
+            (e = put_str(out, &f, "handle", p->mentions[i].handle)) || (e = sb_buf_putc(out, '}')))
             goto fail;
     }
     if ((e = sb_buf_putc(out, ']')) ||
@@ -119,12 +117,12 @@ enum sb_err sb_post_to_json(const struct sb_post *p, struct sb_buf *out)
         (e = put_str(out, &f, "name", a->name)))
         goto fail;
     /* followers -1 means unknown, which is a null: omitted, and read back as -1 */
-    if (a->followers >= 0 &&
-        ((e = put_key(out, &f, "followers")) ||
-         (e = sb_buf_printf(out, "%lld", (long long)a->followers))))
+    if (a->followers >= 0 && ((e = put_key(out, &f, "followers")) ||
+                              (e = sb_buf_printf(out, "%lld", (long long)a->followers))))
         goto fail;
-    if ((e = put_key(out, &f, "verified")) || (e = sb_buf_puts(out, a->verified ? "true" : "false")) ||
-        (e = put_key(out, &f, "bot")) || (e = sb_buf_puts(out, a->bot ? "true" : "false")) ||
+    if ((e = put_key(out, &f, "verified")) ||
+        (e = sb_buf_puts(out, a->verified ? "true" : "false")) || (e = put_key(out, &f, "bot")) ||
+        (e = sb_buf_puts(out, a->bot ? "true" : "false")) ||
         (e = put_str(out, &f, "created_at", a->created_at)) || (e = sb_buf_putc(out, '}')))
         goto fail;
     if ((e = sb_buf_putc(out, '}')))
@@ -256,8 +254,8 @@ static enum sb_err author_from_json(struct sb_post *p, const json_t *obj, struct
     if ((e = req_str(p, au, "id", SB_POST_FIELD_MAX, "author.id", &a->id, eb)) ||
         (e = opt_str(p, au, "handle", SB_POST_FIELD_MAX, "author.handle", &a->handle, eb)) ||
         (e = opt_str(p, au, "name", SB_POST_FIELD_MAX, "author.name", &a->name, eb)) ||
-        (e = opt_str(p, au, "created_at", SB_POST_FIELD_MAX, "author.created_at",
-                     &a->created_at, eb)) ||
+        (e = opt_str(p, au, "created_at", SB_POST_FIELD_MAX, "author.created_at", &a->created_at,
+                     eb)) ||
         (e = opt_bool(au, "verified", "author.verified", &a->verified, eb)) ||
         (e = opt_bool(au, "bot", "author.bot", &a->bot, eb)))
         return e;
@@ -313,8 +311,7 @@ enum sb_err sb_post_from_json(const json_t *obj, struct sb_post *p, struct sb_er
         (e = opt_str(p, obj, "thread", fm, "thread", &p->thread, eb)) ||
         (e = opt_str(p, obj, "thread_cid", fm, "thread_cid", &p->thread_cid, eb)) ||
         (e = opt_str(p, obj, "in_reply_to", fm, "in_reply_to", &p->in_reply_to, eb)) ||
-        (e = opt_str(p, obj, "in_reply_to_cid", fm, "in_reply_to_cid", &p->in_reply_to_cid,
-                     eb)) ||
+        (e = opt_str(p, obj, "in_reply_to_cid", fm, "in_reply_to_cid", &p->in_reply_to_cid, eb)) ||
         (e = mention_list(p, obj, eb)) ||
         (e = str_list(p, obj, "tags", &p->tags, &p->n_tags, eb)) ||
         (e = str_list(p, obj, "links", &p->links, &p->n_links, eb)) ||

@@ -34,7 +34,6 @@ enum sb_err sb_post_from_json(const json_t *obj, struct sb_post *p, struct sb_er
  * max bytes → SB_ERR_TOOBIG; invalid UTF-8 or an embedded NUL → SB_ERR_UTF8. v is borrowed;
  * *out lives in p->arena. */
 enum sb_err sb_post_json_string_copy(struct sb_post *p, const json_t *v, size_t max,
-                                     const char *what, const char **out,
-                                     struct sb_errbuf *eb);
+                                     const char *what, const char **out, struct sb_errbuf *eb);
 
 #endif

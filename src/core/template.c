@@ -15,7 +15,8 @@
 static enum sb_err put_user(struct sb_buf *out, const char *v)
 {
     size_t n = strlen(v);
-    size_t cut = sb_utf8_grapheme_prefix(v, n, SB_TEMPLATE_FIELD_MAX);
+    /* n bytes hold at most n clusters: only long values need counting */
+    size_t cut = n <= SB_TEMPLATE_FIELD_MAX ? n : sb_utf8_grapheme_prefix(v, n, SB_TEMPLATE_FIELD_MAX);
     enum sb_err e = SB_OK;
     const unsigned char *p = (const unsigned char *)v, *end = p + cut;
     while (p < end && !e) {
@@ -141,6 +142,8 @@ enum sb_err sb_template_fit(struct sb_buf *b, size_t from, enum sb_platform pl)
     size_t limit = sb_template_platform_limit(pl, &by_g);
     const char *s = b->data + from;
     size_t n = b->len - from;
+    if (n <= limit) /* n bytes are at most n code points or clusters */
+        return SB_OK;
     size_t count = by_g ? sb_utf8_graphemes(s, n) : sb_utf8_codepoints(s, n);
     if (count <= limit)
         return SB_OK;

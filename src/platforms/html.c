@@ -25,11 +25,12 @@ static void init_libxml(void)
 /* Newlines wanted around an element: 2 for paragraph-like blocks, 1 for line-like ones. */
 static int block_breaks(const char *name)
 {
-    static const char *const para[] = {"p", "blockquote", "pre", "ul", "ol", "dl", "table",
-                                       "h1", "h2", "h3", "h4", "h5", "h6", "hr", "figure",
-                                       "section", "article", "header", "footer", "aside"};
-    static const char *const line[] = {"div", "li", "dt", "dd", "tr", "figcaption",
-                                       "address", "details", "summary"};
+    static const char *const para[] = {"p",       "blockquote", "pre",    "ul",     "ol",
+                                       "dl",      "table",      "h1",     "h2",     "h3",
+                                       "h4",      "h5",         "h6",     "hr",     "figure",
+                                       "section", "article",    "header", "footer", "aside"};
+    static const char *const line[] = {"div",        "li",      "dt",      "dd",     "tr",
+                                       "figcaption", "address", "details", "summary"};
     for (size_t i = 0; i < sizeof para / sizeof *para; i++)
         if (strcmp(name, para[i]) == 0)
             return 2;
@@ -41,9 +42,8 @@ static int block_breaks(const char *name)
 
 static bool skipped_element(const char *name)
 {
-    return strcmp(name, "script") == 0 || strcmp(name, "style") == 0 ||
-           strcmp(name, "head") == 0 || strcmp(name, "template") == 0 ||
-           strcmp(name, "title") == 0;
+    return strcmp(name, "script") == 0 || strcmp(name, "style") == 0 || strcmp(name, "head") == 0 ||
+           strcmp(name, "template") == 0 || strcmp(name, "title") == 0;
 }
 
 static bool is_space(unsigned char c)
@@ -138,8 +138,7 @@ static enum sb_err report_link(struct walk *w, xmlNodePtr n)
     xmlChar *rel = xmlGetProp(n, (const xmlChar *)"rel");
     if (!href || !*href)
         goto done;
-    if (cls && (has_token((const char *)cls, "mention") ||
-                has_token((const char *)cls, "hashtag")))
+    if (cls && (has_token((const char *)cls, "mention") || has_token((const char *)cls, "hashtag")))
         goto done;
     if (rel && has_token((const char *)rel, "tag"))
         goto done;
@@ -278,8 +277,7 @@ fail:
     return e;
 }
 
-enum sb_err sb_html_to_text(const char *html, size_t len, struct sb_buf *out,
-                            struct sb_errbuf *eb)
+enum sb_err sb_html_to_text(const char *html, size_t len, struct sb_buf *out, struct sb_errbuf *eb)
 {
     return sb_html_to_text_links(html, len, out, NULL, NULL, eb);
 }

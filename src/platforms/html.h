@@ -28,8 +28,7 @@ typedef enum sb_err (*sb_html_link_fn)(void *ctx, const char *href);
  * Errors: SB_ERR_TOOBIG (len over SB_HTML_INPUT_MAX, or out would pass its maximum),
  * SB_ERR_UTF8 (html is not valid UTF-8 or contains a NUL), SB_ERR_NOMEM. On error out is
  * unchanged. Thread-safe; libxml2 is initialised on first use and never prints. */
-enum sb_err sb_html_to_text(const char *html, size_t len, struct sb_buf *out,
-                            struct sb_errbuf *eb);
+enum sb_err sb_html_to_text(const char *html, size_t len, struct sb_buf *out, struct sb_errbuf *eb);
 
 /* The same, also reporting links through on_link (may be NULL). */
 enum sb_err sb_html_to_text_links(const char *html, size_t len, struct sb_buf *out,

@@ -152,9 +152,21 @@ static int l_log(lua_State *L)
 
 /* ---- word lists --------------------------------------------------------------------------- */
 
+/* Policies cannot create userdata, so a full userdata with this magic is one of ours. */
+#define WL_MAGIC 0x57524453u
 struct wl_ud {
+    unsigned magic;
     struct sb_wordlist *wl;
 };
+
+static struct wl_ud *check_wl(lua_State *L)
+{
+    struct wl_ud *u = lua_touserdata(L, 1);
+    if (!u || lua_type(L, 1) != LUA_TUSERDATA || lua_rawlen(L, 1) != sizeof *u ||
+        u->magic != WL_MAGIC)
+        luaL_error(L, "expected a word list from sb.words (use list:find(text))");
+    return u;
+}
 
 /* sb.words(name) → list: words/<name>.txt, loaded once per policy. */
 static int l_words(lua_State *L)
@@ -182,6 +194,7 @@ static int l_words(lua_State *L)
         return luaL_error(L, "sb.words: %s", eb.msg);
     pol->tok_valid = false; /* the index filter changed */
     struct wl_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->magic = WL_MAGIC;
     u->wl = wl;
     luaL_setmetatable(L, WORDLIST_MT);
     lua_pushvalue(L, -1);
@@ -192,7 +205,7 @@ static int l_words(lua_State *L)
 /* list:find(s) → the first phrase of the list found in s (as written in the file), or nil. */
 static int wl_find(lua_State *L)
 {
-    struct wl_ud *u = luaL_checkudata(L, 1, WORDLIST_MT);
+    struct wl_ud *u = check_wl(L);
     struct sb_policy *pol = sb_pol(L);
     struct sb_tokens *t = sb_api_tokens(L, 2);
     const char *hit = sb_wordlist_find(pol->words, u->wl, t);
@@ -206,131 +219,88 @@ static int wl_find(lua_State *L)
 /* list:size() → number of phrases. */
 static int wl_size(lua_State *L)
 {
-    struct wl_ud *u = luaL_checkudata(L, 1, WORDLIST_MT);
+    struct wl_ud *u = check_wl(L);
     lua_pushinteger(L, (lua_Integer)sb_wordlist_size(u->wl));
     return 1;
 }
 
 /* ---- decision builders ---------------------------------------------------------------------- */
 
-enum field_kind { F_STR, F_REASON, F_VARS, F_PRIORITY };
-struct field {
-    const char *name;
-    enum field_kind kind;
-    int required;
-};
+/* Builders validate their table in one pass, render templates straight into the decision's
+ * arena and record the result in pol->built[]; the decide function's return value is matched
+ * by identity. Keys are compared as interned-string pointers: no string compares per field. */
+
 struct builder {
     const char *action;
     const char *allowed; /* for the error message */
-    struct field fields[6];
+    unsigned fields;     /* bit per enum sb_key */
+    unsigned required;
 };
-
+#define B(k) (1u << (k))
 static const struct builder builders[] = {
-    {"acknowledge", "reply, reason, vars",
-     {{"reply", F_STR, 1}, {"reason", F_REASON, 0}, {"vars", F_VARS, 0}, {NULL, 0, 0}}},
+    {"acknowledge", "reply, reason, vars", B(K_REPLY) | B(K_REASON) | B(K_VARS), B(K_REPLY)},
     {"move_to_private", "reply, message, reason, vars",
-     {{"reply", F_STR, 0}, {"message", F_STR, 1}, {"reason", F_REASON, 0}, {"vars", F_VARS, 0},
-      {NULL, 0, 0}}},
+     B(K_REPLY) | B(K_MESSAGE) | B(K_REASON) | B(K_VARS), B(K_MESSAGE)},
     {"escalate", "queue, priority, reply, reason, vars",
-     {{"queue", F_STR, 1}, {"priority", F_PRIORITY, 0}, {"reply", F_STR, 0},
-      {"reason", F_REASON, 0}, {"vars", F_VARS, 0}, {NULL, 0, 0}}},
-    {"ignore", "reason", {{"reason", F_REASON, 0}, {NULL, 0, 0}}},
+     B(K_QUEUE) | B(K_PRIORITY) | B(K_REPLY) | B(K_REASON) | B(K_VARS), B(K_QUEUE)},
+    {"ignore", "reason", B(K_REASON), 0},
 };
-
-static const struct field *find_field(const struct builder *b, const char *k)
-{
-    for (const struct field *f = b->fields; f->name; f++)
-        if (!strcmp(f->name, k))
-            return f;
-    return NULL;
-}
-
-static void check_value(lua_State *L, const struct builder *b, const struct field *f, int v)
-{
-    int t = lua_type(L, v);
-    switch (f->kind) {
-    case F_STR:
-        if (t != LUA_TSTRING)
-            luaL_error(L, "%s: field '%s' must be a string, got %s", b->action, f->name,
-                       lua_typename(L, t));
-        break;
-    case F_PRIORITY:
-        if (t != LUA_TSTRING || sb_priority_from_name(lua_tostring(L, v)) < 0)
-            luaL_error(L, "%s: priority must be \"urgent\", \"high\", \"normal\" or \"low\"",
-                       b->action);
-        break;
-    case F_REASON:
-        if (t == LUA_TSTRING)
-            break;
-        if (t != LUA_TTABLE)
-            luaL_error(L, "%s: reason must be a string or a list of strings", b->action);
-        for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, v); i <= n; i++) {
-            if (lua_rawgeti(L, v, i) != LUA_TSTRING)
-                luaL_error(L, "%s: reason[%d] must be a string", b->action, (int)i);
-            lua_pop(L, 1);
-        }
-        break;
-    case F_VARS:
-        if (t != LUA_TTABLE)
-            luaL_error(L, "%s: vars must be a table of strings", b->action);
-        lua_pushnil(L);
-        while (lua_next(L, v)) {
-            int kt = lua_type(L, -2), vt = lua_type(L, -1);
-            if (kt != LUA_TSTRING || (vt != LUA_TSTRING && vt != LUA_TNUMBER))
-                luaL_error(L, "%s: vars must map names to strings or numbers", b->action);
-            lua_pop(L, 1);
-        }
-        break;
-    }
-}
+static const char *const key_names[K__COUNT] = {"reply", "message", "queue",
+                                                "priority", "reason", "vars"};
 
 #define VARS_MAX 16
 
-/* Render field `name` of the table at t in place (t.name = rendered text). */
-static void render_field(lua_State *L, struct sb_policy *pol, int t, const char *name,
-                         const char *action)
+static const char *arena_copy(lua_State *L, struct sb_decision *d, int idx)
 {
-    if (lua_getfield(L, t, name) != LUA_TSTRING) {
-        lua_pop(L, 1);
-        return;
-    }
     size_t n;
-    const char *tpl = lua_tolstring(L, -1, &n);
+    const char *s = lua_tolstring(L, idx, &n);
+    char *c = sb_arena_strndup(d->arena, s, n);
+    if (!c)
+        luaL_error(L, "decision too large");
+    return c;
+}
+
+static const char *render(lua_State *L, struct sb_policy *pol, int t, int tpl_idx,
+                          const char *action, const char *what)
+{
+    size_t n;
+    const char *tpl = lua_tolstring(L, tpl_idx, &n);
     struct sb_tmpl_var vars[VARS_MAX];
     size_t nv = 0;
-    if (lua_getfield(L, t, "vars") == LUA_TTABLE) {
+    lua_pushstring(L, "vars");
+    if (lua_rawget(L, t) == LUA_TTABLE) {
         int vi = lua_gettop(L);
         lua_pushnil(L);
-        while (lua_next(L, vi) && nv < VARS_MAX) {
-            /* values stay alive: they are referenced by the vars table on the stack */
-            lua_pushvalue(L, -2);
-            vars[nv].key = lua_tostring(L, -1);
-            vars[nv].value = lua_tostring(L, -2);
-            lua_pop(L, 2);
+        while (lua_next(L, vi)) {
+            if (nv == VARS_MAX)
+                luaL_error(L, "%s: at most %d vars", action, VARS_MAX);
+            /* number values are converted in place: harmless, the vars table is ours now */
+            vars[nv].key = lua_tostring(L, -2);
+            vars[nv].value = lua_tostring(L, -1);
+            lua_pop(L, 1);
             nv++;
         }
     }
-    struct sb_buf out;
-    sb_buf_init(&out, 16384);
+    struct sb_buf *out = &pol->render;
+    sb_buf_reset(out);
     struct sb_errbuf eb;
-    enum sb_err e = sb_template_render(tpl, n, pol->post, vars, nv, &out, &eb);
+    enum sb_err e = sb_template_render(tpl, n, pol->post, vars, nv, out, &eb);
     if (!e)
-        e = sb_template_fit(&out, 0, pol->post->platform);
-    if (e) {
-        sb_buf_free(&out);
-        luaL_error(L, "%s: %s: %s", action, name, eb.msg);
-    }
-    lua_pushlstring(L, out.data ? out.data : "", out.len);
-    sb_buf_free(&out);
-    lua_setfield(L, t, name);
-    lua_pop(L, 2); /* vars, template */
+        e = sb_template_fit(out, 0, pol->post->platform);
+    if (e)
+        luaL_error(L, "%s: %s: %s", action, what, eb.msg);
+    lua_pop(L, 1);
+    char *c = sb_arena_strndup(pol->dec->arena, out->data ? out->data : "", out->len);
+    if (!c)
+        luaL_error(L, "decision too large");
+    return c;
 }
 
 static int l_build(lua_State *L)
 {
     struct sb_policy *pol = sb_pol(L);
     const struct builder *b = &builders[lua_tointeger(L, lua_upvalueindex(1))];
-    if (lua_isnoneornil(L, 1) && !b->fields[0].required)
+    if (lua_isnoneornil(L, 1) && !b->required)
         lua_newtable(L), lua_replace(L, 1);
     if (lua_type(L, 1) != LUA_TTABLE)
         return luaL_error(L, "%s expects a table, e.g. %s { reason = \"...\" }", b->action,
@@ -339,32 +309,112 @@ static int l_build(lua_State *L)
     if (lua_getmetatable(L, 1))
         return luaL_error(L, "%s: the table must be a plain table (it has a metatable)",
                           b->action);
-    if (!pol->post)
+    if (!pol->post || !pol->dec)
         return luaL_error(L, "%s can only be used inside the decide function", b->action);
+    struct sb_decision *d = pol->dec;
+    struct sb_built *r = &pol->built[pol->n_built % SB_BUILT_MAX];
+    memset(r, 0, sizeof *r);
+    r->action = (enum sb_action)(b - builders);
+    r->priority = SB_PRIORITY_NORMAL;
+    unsigned seen = 0;
+    int reply_at = 0, message_at = 0;
     lua_pushnil(L);
     while (lua_next(L, 1)) {
-        if (lua_type(L, -2) != LUA_TSTRING)
-            return luaL_error(L, "%s: unexpected non-string key", b->action);
-        const char *k = lua_tostring(L, -2);
-        const struct field *f = find_field(b, k);
-        if (!f)
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int key = -1;
+        for (int i = 0; k && i < K__COUNT; i++)
+            if (k == pol->keys[i]) {
+                key = i;
+                break;
+            }
+        if (key < 0 || !(b->fields & B(key))) {
+            if (!k)
+                return luaL_error(L, "%s: unexpected non-string key", b->action);
             return luaL_error(L, "%s: unknown field '%s' (allowed: %s)", b->action, k,
                               b->allowed);
-        check_value(L, b, f, lua_gettop(L));
+        }
+        seen |= B(key);
+        int vt = lua_type(L, -1);
+        switch ((enum sb_key)key) {
+        case K_REPLY:
+        case K_MESSAGE:
+        case K_QUEUE:
+            if (vt != LUA_TSTRING)
+                return luaL_error(L, "%s: field '%s' must be a string, got %s", b->action, k,
+                                  lua_typename(L, vt));
+            if (key == K_QUEUE)
+                r->queue = arena_copy(L, d, -1);
+            else if (key == K_REPLY)
+                reply_at = 1;
+            else
+                message_at = 1;
+            break;
+        case K_PRIORITY: {
+            int pr = vt == LUA_TSTRING ? sb_priority_from_name(lua_tostring(L, -1)) : -1;
+            if (pr < 0)
+                return luaL_error(
+                    L, "%s: priority must be \"urgent\", \"high\", \"normal\" or \"low\"",
+                    b->action);
+            r->priority = (enum sb_priority)pr;
+            break;
+        }
+        case K_REASON:
+            if (vt == LUA_TSTRING) {
+                r->reasons[r->n_reasons++] = arena_copy(L, d, -1);
+            } else if (vt == LUA_TTABLE) {
+                int rt = lua_gettop(L);
+                for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, rt); i <= n; i++) {
+                    if (lua_rawgeti(L, rt, i) != LUA_TSTRING)
+                        return luaL_error(L, "%s: reason[%d] must be a string", b->action,
+                                          (int)i);
+                    if (r->n_reasons < SB_DECISION_REASONS_MAX)
+                        r->reasons[r->n_reasons++] = arena_copy(L, d, -1);
+                    lua_pop(L, 1);
+                }
+            } else {
+                return luaL_error(L, "%s: reason must be a string or a list of strings",
+                                  b->action);
+            }
+            break;
+        case K_VARS:
+            if (vt != LUA_TTABLE)
+                return luaL_error(L, "%s: vars must be a table of strings", b->action);
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                int kt = lua_type(L, -2), t2 = lua_type(L, -1);
+                if (kt != LUA_TSTRING || (t2 != LUA_TSTRING && t2 != LUA_TNUMBER))
+                    return luaL_error(L, "%s: vars must map names to strings or numbers",
+                                      b->action);
+                lua_pop(L, 1);
+            }
+            break;
+        default:
+            break;
+        }
         lua_pop(L, 1);
     }
-    for (const struct field *f = b->fields; f->name; f++) {
-        if (f->required && lua_getfield(L, 1, f->name) == LUA_TNIL)
-            return luaL_error(L, "%s: field '%s' is required", b->action, f->name);
-        if (f->required)
-            lua_pop(L, 1);
+    unsigned missing = b->required & ~seen;
+    for (int i = 0; missing && i < K__COUNT; i++)
+        if (missing & B(i))
+            return luaL_error(L, "%s: field '%s' is required", b->action, key_names[i]);
+    if (reply_at) {
+        lua_pushstring(L, "reply");
+        lua_rawget(L, 1);
+        r->reply = render(L, pol, 1, lua_gettop(L), b->action, "reply");
+        lua_pop(L, 1);
     }
-    render_field(L, pol, 1, "reply", b->action);
-    render_field(L, pol, 1, "message", b->action);
-    lua_pushstring(L, b->action);
-    lua_setfield(L, 1, "action");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_dmt);
-    lua_setmetatable(L, 1);
+    if (message_at) {
+        lua_pushstring(L, "message");
+        lua_rawget(L, 1);
+        r->message = render(L, pol, 1, lua_gettop(L), b->action, "message");
+        lua_pop(L, 1);
+    }
+    r->tbl = lua_topointer(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_anchor);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, pol->n_built % SB_BUILT_MAX + 1);
+    lua_pop(L, 1);
+    pol->n_built++;
     return 1;
 }
 
@@ -383,11 +433,15 @@ void sb_api_open(lua_State *L, int g)
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 
-    /* The mark of a builder's result: __metatable hides it from policies. */
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "decision");
-    lua_setfield(L, -2, "__metatable");
-    pol->ref_dmt = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, SB_BUILT_MAX, 0);
+    pol->ref_anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, K__COUNT, 0);
+    for (int i = 0; i < K__COUNT; i++) {
+        lua_pushstring(L, key_names[i]);
+        pol->keys[i] = lua_tostring(L, -1);
+        lua_rawseti(L, -2, i + 1);
+    }
+    pol->ref_keys = luaL_ref(L, LUA_REGISTRYINDEX);
 
     for (size_t i = 0; i < sizeof builders / sizeof *builders; i++) {
         lua_pushinteger(L, (lua_Integer)i);

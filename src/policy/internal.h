@@ -45,6 +45,22 @@ struct sb_call_err {
     char traceback[4096];
 };
 
+/* What a builder call produced (strings live in the current decision's arena). The decide
+ * function's return value is matched against these by table identity; the tables are
+ * anchored in the registry so a collected table's address cannot be reused within a call. */
+#define SB_BUILT_MAX 8
+struct sb_built {
+    const void *tbl;
+    enum sb_action action;
+    const char *reply, *message, *queue;
+    enum sb_priority priority;
+    const char *reasons[SB_DECISION_REASONS_MAX];
+    int n_reasons;
+};
+
+/* Interned key strings the builders compare by pointer (Lua short strings are unique). */
+enum sb_key { K_REPLY, K_MESSAGE, K_QUEUE, K_PRIORITY, K_REASON, K_VARS, K__COUNT };
+
 struct sb_policy {
     lua_State *L;
     struct sb_src src;
@@ -68,6 +84,13 @@ struct sb_policy {
     const struct sb_ctx *ctx;
     uint64_t rng;
     struct sb_buf log; /* sb.log lines of this call, '\n'-separated */
+    struct sb_decision *dec; /* the decision being filled (builders write into its arena) */
+    struct sb_built built[SB_BUILT_MAX];
+    int n_built;
+    const char *keys[K__COUNT];
+    struct sb_buf render;
+    void *post_ud, *ctx_ud, *author_ud; /* the persistent views, re-armed each call */
+    bool post_cache, ctx_cache; /* their user values hold a cache to clear */
 
     /* text cache: the last string tokenized, its normalization and tokens */
     struct sb_buf tok_src, tok_norm;
@@ -77,7 +100,11 @@ struct sb_policy {
     struct sb_text_index *words;
     int ref_env;     /* registry: the policy's _ENV proxy */
     int ref_decide;  /* registry: the decide function */
-    int ref_dmt;     /* registry: metatable that marks builder results */
+    int ref_anchor;  /* registry: array anchoring this call's builder tables */
+    int ref_post;    /* registry: the post view */
+    int ref_ctx;     /* registry: the ctx view */
+    int ref_author;  /* registry: the post.author view */
+    int ref_keys;    /* registry: keeps the interned builder keys alive */
     int ref_loaded;  /* registry: require cache */
     int ref_wordtab; /* registry: name → word list userdata */
 
@@ -105,9 +132,10 @@ enum sb_err sb_sandbox_load(struct sb_policy *pol, const char *name, const char 
                             struct sb_call_err *err);
 
 /* post_lua.c */
-void sb_postlua_open(lua_State *L);
-void sb_postlua_push_post(lua_State *L, struct sb_policy *pol);
-void sb_postlua_push_ctx(lua_State *L, struct sb_policy *pol);
+/* Create the metatables and the two persistent views (refs in pol). */
+void sb_postlua_open(lua_State *L, struct sb_policy *pol);
+/* Push the post and ctx views armed for the current call generation. */
+void sb_postlua_push(lua_State *L, struct sb_policy *pol);
 
 /* api_sb.c: pushes the `sb` table (raw; caller wraps it read-only) and registers the
  * builders into the table at index g. */

@@ -41,6 +41,7 @@ enum sb_err sb_policy_load(const char *dir, const struct sb_policy_opts *opts,
     pol->error_queue = strdup(pol->opts.error_queue ? pol->opts.error_queue : "policy-errors");
     pol->opts.error_queue = pol->error_queue;
     sb_buf_init(&pol->log, 8192);
+    sb_buf_init(&pol->render, 16384);
     sb_buf_init(&pol->tok_src, SB_POST_TEXT_MAX);
     sb_buf_init(&pol->tok_norm, 4 * SB_POST_TEXT_MAX);
     sb_tokens_init(&pol->tokens);
@@ -56,7 +57,7 @@ enum sb_err sb_policy_load(const char *dir, const struct sb_policy_opts *opts,
     e = sb_sandbox_new(pol, eb);
     if (e)
         goto fail;
-    sb_postlua_open(pol->L);
+    sb_postlua_open(pol->L, pol);
     const struct sb_src_file *main = sb_src_find(&pol->src, "main.lua");
     struct sb_call_err ce;
     e = sb_sandbox_load(pol, main->path, main->data, main->len, &ce);
@@ -94,6 +95,7 @@ void sb_policy_free(struct sb_policy *pol)
     sb_text_index_free(pol->words);
     sb_src_free(&pol->src);
     sb_buf_free(&pol->log);
+    sb_buf_free(&pol->render);
     sb_buf_free(&pol->tok_src);
     sb_buf_free(&pol->tok_norm);
     sb_tokens_free(&pol->tokens);
@@ -118,19 +120,6 @@ void sb_policy_stats_get(const struct sb_policy *pol, struct sb_policy_stats *st
     st->mem_peak = pol->mem_peak;
 }
 
-static char *copy_field(lua_State *L, int t, const char *k, struct sb_decision *d)
-{
-    char *r = NULL;
-    lua_pushstring(L, k);
-    if (lua_rawget(L, t) == LUA_TSTRING) {
-        size_t n;
-        const char *s = lua_tolstring(L, -1, &n);
-        r = sb_arena_strndup(d->arena, s, n);
-    }
-    lua_pop(L, 1);
-    return r;
-}
-
 /* The value on top of the stack → d. Returns an error message, or NULL. */
 static const char *convert(struct sb_policy *pol, struct sb_decision *d)
 {
@@ -139,35 +128,23 @@ static const char *convert(struct sb_policy *pol, struct sb_decision *d)
     if (!lua_istable(L, t))
         return lua_isnil(L, t) ? "decide returned nothing (every path must return a decision)"
                                : "decide returned something that is not a decision";
-    lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_dmt);
-    if (!lua_getmetatable(L, t) || !lua_rawequal(L, -1, -2))
-        return "decide returned a table not built by acknowledge, move_to_private, escalate "
-               "or ignore";
-    lua_pop(L, 2);
-    char *action = copy_field(L, t, "action", d);
-    int a = sb_action_from_name(action);
-    if (a < 0)
-        return "decision has no valid action";
-    d->action = (enum sb_action)a;
-    d->reply = copy_field(L, t, "reply", d);
-    d->message = copy_field(L, t, "message", d);
-    d->queue = copy_field(L, t, "queue", d);
-    char *prio = copy_field(L, t, "priority", d);
-    d->priority = prio ? (enum sb_priority)sb_priority_from_name(prio) : SB_PRIORITY_NORMAL;
-    lua_pushliteral(L, "reason");
-    int rt = lua_rawget(L, t);
-    if (rt == LUA_TSTRING) {
-        sb_decision_add_reason(d, lua_tostring(L, -1));
-    } else if (rt == LUA_TTABLE) {
-        int rl = lua_gettop(L);
-        for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, rl); i <= n; i++) {
-            if (lua_rawgeti(L, rl, i) == LUA_TSTRING)
-                sb_decision_add_reason(d, lua_tostring(L, -1));
-            lua_pop(L, 1);
-        }
+    const void *p = lua_topointer(L, t);
+    int n = pol->n_built < SB_BUILT_MAX ? pol->n_built : SB_BUILT_MAX;
+    for (int k = 0; k < n; k++) {
+        const struct sb_built *b = &pol->built[(pol->n_built - 1 - k) % SB_BUILT_MAX];
+        if (b->tbl != p)
+            continue;
+        d->action = b->action;
+        d->reply = b->reply;
+        d->message = b->message;
+        d->queue = b->queue;
+        d->priority = b->priority;
+        memcpy(d->reasons, b->reasons, sizeof b->reasons);
+        d->n_reasons = b->n_reasons;
+        return NULL;
     }
-    lua_pop(L, 1);
-    return NULL;
+    return "decide returned a table not built by acknowledge, move_to_private, escalate "
+           "or ignore";
 }
 
 static uint64_t seed_of(const char *s)
@@ -194,9 +171,10 @@ enum sb_err sb_policy_decide(struct sb_policy *pol, const struct sb_post *post,
     sb_buf_reset(&pol->log);
     pol->stats.calls++;
 
+    pol->dec = d;
+    pol->n_built = 0;
     lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_decide);
-    sb_postlua_push_post(L, pol);
-    sb_postlua_push_ctx(L, pol);
+    sb_postlua_push(L, pol);
     struct sb_call_err ce;
     enum sb_err e =
         sb_sandbox_call(pol, 2, 1, pol->opts.instr_budget, pol->opts.time_budget_ns, &ce);
@@ -230,6 +208,7 @@ enum sb_err sb_policy_decide(struct sb_policy *pol, const struct sb_post *post,
     }
     pol->post = NULL;
     pol->ctx = NULL;
+    pol->dec = NULL;
     pol->gen++;
     d->policy_version = pol->src.version;
     d->latency_ns = sb_now_ns() - t0;

@@ -16,10 +16,12 @@ struct ud {
     uint64_t gen;
 };
 
-static struct ud *check_live(lua_State *L, const char *mt, const char *what)
+/* __index is reachable only through these metatables (they are hidden by __metatable), so
+ * argument 1 is one of our views; the identity check guards against a copied __index. */
+static struct ud *check_live(lua_State *L, void *expect, const char *what)
 {
-    struct ud *u = luaL_checkudata(L, 1, mt);
-    if (u->gen != u->pol->gen || !u->pol->post)
+    struct ud *u = lua_touserdata(L, 1);
+    if (!u || u != expect || u->gen != u->pol->gen || !u->pol->post)
         luaL_error(L, "%s used outside the decide() call it was given to", what);
     return u;
 }
@@ -51,6 +53,11 @@ static int cache_get(lua_State *L)
 /* Store the value on top under key (index 2); leaves the value on top. */
 static void cache_put(lua_State *L)
 {
+    struct ud *u = lua_touserdata(L, 1);
+    if (u == u->pol->post_ud)
+        u->pol->post_cache = true;
+    else if (u == u->pol->ctx_ud)
+        u->pol->ctx_cache = true;
     if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_createtable(L, 0, 4);
@@ -71,9 +78,11 @@ static void new_ud(lua_State *L, struct sb_policy *pol, const char *mt)
     luaL_setmetatable(L, mt);
 }
 
+
 static int author_index(lua_State *L)
 {
-    struct ud *u = check_live(L, AUTHOR_MT, "post.author");
+    struct sb_policy *pol = sb_pol(L);
+    struct ud *u = check_live(L, pol->author_ud, "post.author");
     const struct sb_author *a = &u->pol->post->author;
     const char *k = luaL_checkstring(L, 2);
     if (!strcmp(k, "id"))
@@ -106,7 +115,8 @@ static void push_strlist(lua_State *L, const char **v, size_t n)
 
 static int post_index(lua_State *L)
 {
-    struct ud *u = check_live(L, POST_MT, "post");
+    struct sb_policy *pol = sb_pol(L);
+    struct ud *u = check_live(L, pol->post_ud, "post");
     const struct sb_post *p = u->pol->post;
     size_t kl;
     const char *k = luaL_checklstring(L, 2, &kl);
@@ -125,10 +135,7 @@ static int post_index(lua_State *L)
         if (!strcmp(k, "account"))
             return push_str(L, p->account), 1;
         if (!strcmp(k, "author")) {
-            if (cache_get(L))
-                return 1;
-            new_ud(L, u->pol, AUTHOR_MT);
-            cache_put(L);
+            lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_author);
             return 1;
         }
         break;
@@ -205,7 +212,8 @@ static int ro_newindex(lua_State *L)
 
 static int ctx_index(lua_State *L)
 {
-    struct ud *u = check_live(L, CTX_MT, "ctx");
+    struct sb_policy *pol = sb_pol(L);
+    struct ud *u = check_live(L, pol->ctx_ud, "ctx");
     const struct sb_ctx *c = u->pol->ctx;
     const char *k = luaL_checkstring(L, 2);
     if (!strcmp(k, "now"))
@@ -270,19 +278,39 @@ static void make_mt(lua_State *L, const char *name, lua_CFunction index, const c
     lua_pop(L, 1);
 }
 
-void sb_postlua_open(lua_State *L)
+void sb_postlua_open(lua_State *L, struct sb_policy *pol)
 {
     make_mt(L, POST_MT, post_index, "post");
     make_mt(L, AUTHOR_MT, author_index, "post.author");
     make_mt(L, CTX_MT, ctx_index, "ctx");
-}
-
-void sb_postlua_push_post(lua_State *L, struct sb_policy *pol)
-{
     new_ud(L, pol, POST_MT);
+    pol->post_ud = lua_touserdata(L, -1);
+    pol->ref_post = luaL_ref(L, LUA_REGISTRYINDEX);
+    new_ud(L, pol, CTX_MT);
+    pol->ctx_ud = lua_touserdata(L, -1);
+    pol->ref_ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+    new_ud(L, pol, AUTHOR_MT);
+    pol->author_ud = lua_touserdata(L, -1);
+    pol->ref_author = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-void sb_postlua_push_ctx(lua_State *L, struct sb_policy *pol)
+/* The two views are reused across calls (one allocation less each): re-armed with the new
+ * generation, their caches dropped. A view kept from an earlier call is the same object, so
+ * it sees the current post; it cannot see freed memory. */
+void sb_postlua_push(lua_State *L, struct sb_policy *pol)
 {
-    new_ud(L, pol, CTX_MT);
+    struct ud *pu = pol->post_ud, *cu = pol->ctx_ud, *au = pol->author_ud;
+    pu->gen = cu->gen = au->gen = pol->gen;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_post);
+    if (pol->post_cache) {
+        lua_pushnil(L);
+        lua_setiuservalue(L, -2, 1);
+        pol->post_cache = false;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_ctx);
+    if (pol->ctx_cache) {
+        lua_pushnil(L);
+        lua_setiuservalue(L, -2, 1);
+        pol->ctx_cache = false;
+    }
 }

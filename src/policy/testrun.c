@@ -294,6 +294,7 @@ static enum sb_err runner_open(struct runner *r, const char *dir, const struct s
     t->mem_cap = t->opts.mem_cap;
     t->error_queue = strdup("policy-errors");
     sb_buf_init(&t->log, 8192);
+    sb_buf_init(&t->render, 16384);
     sb_buf_init(&t->tok_src, SB_POST_TEXT_MAX);
     sb_buf_init(&t->tok_norm, 4 * SB_POST_TEXT_MAX);
     sb_tokens_init(&t->tokens);
@@ -305,7 +306,7 @@ static enum sb_err runner_open(struct runner *r, const char *dir, const struct s
     e = sb_sandbox_new(t, eb);
     if (e)
         return e;
-    sb_postlua_open(t->L);
+    sb_postlua_open(t->L, t);
     lua_State *L = t->L;
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "sb.tests");

@@ -27,10 +27,10 @@ static const char *conv(const char *s)
     return last_err ? NULL : result;
 }
 
-#define T_HTML(in, want)                                                                       \
-    do {                                                                                       \
-        const char *t_got = conv(in);                                                          \
-        T_STREQ(t_got, want);                                                                  \
+#define T_HTML(in, want)                                                                           \
+    do {                                                                                           \
+        const char *t_got = conv(in);                                                              \
+        T_STREQ(t_got, want);                                                                      \
     } while (0)
 
 static void test_mastodon_markup(void)
@@ -61,18 +61,19 @@ static void test_blocks_and_whitespace(void)
     T_HTML("<p>a<br>b</p><p>c</p>", "a\nb\n\nc");
     T_HTML("<p>a<br/><br />b</p>", "a\n\nb");
     T_HTML("<p>one</p><p>two</p><p>three</p>", "one\n\ntwo\n\nthree");
-    T_HTML("<p>a</p><p></p><p></p>", "a");             /* no trailing newlines */
-    T_HTML("<p>a<br></p>", "a");                       /* nor from a final <br> */
-    T_HTML("<br><br><p>a</p>", "a");                   /* nor leading ones */
-    T_HTML("<p>  a \n\t  b  </p>", "a b");             /* runs collapse, ends trimmed */
+    T_HTML("<p>a</p><p></p><p></p>", "a"); /* no trailing newlines */
+    T_HTML("<p>a<br></p>", "a");           /* nor from a final <br> */
+    T_HTML("<br><br><p>a</p>", "a");       /* nor leading ones */
+    T_HTML("<p>  a \n\t  b  </p>", "a b"); /* runs collapse, ends trimmed */
     T_HTML("<p>a <b>bold</b> <i>it</i></p>", "a bold it");
-    T_HTML("<p>a</p>\n\n<p>b</p>", "a\n\nb");          /* whitespace between blocks */
+    T_HTML("<p>a</p>\n\n<p>b</p>", "a\n\nb"); /* whitespace between blocks */
     T_HTML("<div>a</div><div>b</div>", "a\nb");
     T_HTML("<ul><li>x</li><li>y</li></ul><p>z</p>", "x\ny\n\nz");
     T_HTML("<pre>  keep\n  this</pre>", "keep\n  this"); /* pre keeps, only ends trimmed */
     T_HTML("<p>hi</p><script>alert(1)</script><style>p{}</style>", "hi");
     T_HTML("<p>a<!-- comment -->b</p>", "ab");
-    T_HTML("<p>caf\xc3\xa9 \xf0\x9f\x98\x82 \xc2\xa0x</p>", "caf\xc3\xa9 \xf0\x9f\x98\x82 \xc2\xa0x");
+    T_HTML("<p>caf\xc3\xa9 \xf0\x9f\x98\x82 \xc2\xa0x</p>",
+           "caf\xc3\xa9 \xf0\x9f\x98\x82 \xc2\xa0x");
 }
 
 static void test_entities_and_malformed(void)
@@ -191,8 +192,11 @@ static void test_quiet(void)
     fflush(stderr);
     int saved = dup(2);
     dup2(fd, 2);
-    const char *bad[] = {"<p>a <b>b <i>c</p>", "<<<>>>", "<!DOCTYPE x><html><html><body>",
-                         "&#xFFFFFFFF; &#0; &unknown;", "<p attr=\"unterminated>x",
+    const char *bad[] = {"<p>a <b>b <i>c</p>",
+                         "<<<>>>",
+                         "<!DOCTYPE x><html><html><body>",
+                         "&#xFFFFFFFF; &#0; &unknown;",
+                         "<p attr=\"unterminated>x",
                          "<?xml version=\"1.0\" encoding=\"latin1\"?><p>x</p>",
                          "<meta charset=\"iso-8859-1\"><p>\xc3\xa9</p>"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -11,8 +11,8 @@
 #include "t.h"
 #include "util/buf.h"
 
-#define GUARDIAN_URL                                                                           \
-    "https://www.theguardian.com/money/2019/dec/07/"                                           \
+#define GUARDIAN_URL                                                                               \
+    "https://www.theguardian.com/money/2019/dec/07/"                                               \
     "i-lost-my-193000-inheritance-with-one-wrong-digit-on-my-sort-code"
 
 static json_t *load(const char *rel)
@@ -65,7 +65,8 @@ static void test_status(void)
     T_INTEQ(p.platform, SB_PLATFORM_MASTODON);
     T_STREQ(p.id, "103270115826048975");
     T_STREQ(p.url, "https://mastodon.social/@Gargron/103270115826048975");
-    T_STREQ(p.text, "\"I lost my inheritance with one wrong digit on my sort code\"\n\n" GUARDIAN_URL);
+    T_STREQ(p.text,
+            "\"I lost my inheritance with one wrong digit on my sort code\"\n\n" GUARDIAN_URL);
     T_CHECK(strstr(p.text, "\"I lost my inheritance") == p.text);
     T_CHECK(strstr(p.text, GUARDIAN_URL) != NULL);
     T_STREQ(p.lang, "en");
@@ -248,8 +249,8 @@ static void test_status_update(void)
 
     /* inside a status.update frame it is an edit */
     char *s = json_dumps(st, JSON_COMPACT);
-    json_t *env = json_pack("{s:[s],s:s,s:s}", "stream", "user", "event", "status.update",
-                            "payload", s);
+    json_t *env =
+        json_pack("{s:[s],s:s,s:s}", "stream", "user", "event", "status.update", "payload", s);
     T_INTEQ(map_both(env, &ev, &eb), SB_OK);
     T_INTEQ(ev.type, SB_EVENT_UPDATE);
     T_STREQ(ev.post.id, "109348677773283527");
@@ -284,8 +285,8 @@ static void test_delete_and_skips(void)
     const char *names[] = {"conversation", "notifications_merged", "announcement",
                            "announcement.reaction", "announcement.delete"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        json_t *env = json_pack("{s:[s],s:s,s:s}", "stream", "user", "event", names[i],
-                                "payload", "{}");
+        json_t *env =
+            json_pack("{s:[s],s:s,s:s}", "stream", "user", "event", names[i], "payload", "{}");
         T_INTEQ(map_both(env, &ev, &eb), SB_OK);
         T_INTEQ(ev.type, SB_EVENT_SKIP);
         T_STREQ(ev.skip_kind, names[i]);
@@ -329,8 +330,7 @@ static void test_malformed(void)
            SB_ERR_SCHEMA, "payload");
     expect(json_pack("{s:[s],s:s,s:s}", "stream", "user", "event", "update", "payload", "[1]"),
            SB_ERR_SCHEMA, "not a JSON object");
-    expect(json_pack("{s:[s],s:s}", "stream", "user", "event", "update"), SB_ERR_SCHEMA,
-           "payload");
+    expect(json_pack("{s:[s],s:s}", "stream", "user", "event", "update"), SB_ERR_SCHEMA, "payload");
     expect(json_pack("{s:[s],s:s,s:s}", "stream", "user", "event", "update", "payload", "{}"),
            SB_ERR_SCHEMA, NULL);
     expect(json_pack("{s:[s],s:s}", "stream", "public", "event", "delete"), SB_ERR_SCHEMA,

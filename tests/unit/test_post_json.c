@@ -7,17 +7,18 @@
 
 #include "core/post.h"
 #include "core/post_json.h"
+#include "platforms/detect.h"
 #include "platforms/mastodon/map.h"
 #include "t.h"
 #include "util/buf.h"
 
-#define T_STREQ_OR_NULL(a, b)                                                                  \
-    do {                                                                                       \
-        const char *t_x = (a), *t_y = (b);                                                     \
-        if (!t_x || !t_y)                                                                      \
-            T_CHECK(t_x == t_y);                                                               \
-        else                                                                                   \
-            T_STREQ(t_x, t_y);                                                                 \
+#define T_STREQ_OR_NULL(a, b)                                                                      \
+    do {                                                                                           \
+        const char *t_x = (a), *t_y = (b);                                                         \
+        if (!t_x || !t_y)                                                                          \
+            T_CHECK(t_x == t_y);                                                                   \
+        else                                                                                       \
+            T_STREQ(t_x, t_y);                                                                     \
     } while (0)
 
 /* Field-by-field equality of two posts (the round-trip contract). */
@@ -150,9 +151,17 @@ static void test_time(void)
     T_CHECK(sb_time_parse_iso8601("1970-01-01T00:00Z", &ms));
     T_INTEQ(ms, 0);
 
-    const char *bad[] = {"", "garbage", "2022-13-01", "2022-02-29", "2022-08-30T25:00:00Z",
-                         "2022-08-30T23:09:54.Z", "2022-08-30T23:09:54Zjunk", "2022-8-30",
-                         "2022-08-30T23", "2022-08-30T23:09:54+2", "2022-08-30 junk"};
+    const char *bad[] = {"",
+                         "garbage",
+                         "2022-13-01",
+                         "2022-02-29",
+                         "2022-08-30T25:00:00Z",
+                         "2022-08-30T23:09:54.Z",
+                         "2022-08-30T23:09:54Zjunk",
+                         "2022-8-30",
+                         "2022-08-30T23",
+                         "2022-08-30T23:09:54+2",
+                         "2022-08-30 junk"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         bool ok = sb_time_parse_iso8601(bad[i], &ms);
         T_CHECK(!ok);
@@ -196,8 +205,8 @@ static void test_from_json_full_and_roundtrip(void)
     roundtrip(&p);
 
     /* and a post with every optional field absent */
-    json_t *min = json_pack("{s:s,s:s,s:s,s:{s:s}}", "platform", "mastodon", "id", "42", "text",
-                            "", "author", "id", "7");
+    json_t *min = json_pack("{s:s,s:s,s:s,s:{s:s}}", "platform", "mastodon", "id", "42", "text", "",
+                            "author", "id", "7");
     T_INTEQ(sb_post_from_json(min, &p, &eb), SB_OK);
     T_INTEQ(p.kind, SB_POST_MENTION);
     T_STREQ(p.visibility, "public");
@@ -248,10 +257,9 @@ static void test_from_json_errors(void)
                SB_ERR_SCHEMA, "myspace");
     expect_err("{\"platform\":\"mastodon\",\"text\":\"t\",\"author\":{\"id\":\"a\"}}",
                SB_ERR_SCHEMA, "id");
-    expect_err("{\"platform\":\"mastodon\",\"id\":\"1\",\"author\":{\"id\":\"a\"}}",
-               SB_ERR_SCHEMA, "text");
-    expect_err("{\"platform\":\"mastodon\",\"id\":\"1\",\"text\":\"t\"}", SB_ERR_SCHEMA,
-               "author");
+    expect_err("{\"platform\":\"mastodon\",\"id\":\"1\",\"author\":{\"id\":\"a\"}}", SB_ERR_SCHEMA,
+               "text");
+    expect_err("{\"platform\":\"mastodon\",\"id\":\"1\",\"text\":\"t\"}", SB_ERR_SCHEMA, "author");
     expect_err("{\"platform\":\"mastodon\",\"id\":\"1\",\"text\":\"t\",\"author\":{}}",
                SB_ERR_SCHEMA, "author.id");
     expect_err("{\"platform\":\"mastodon\",\"id\":1,\"text\":\"t\",\"author\":{\"id\":\"a\"}}",
@@ -281,8 +289,8 @@ static void test_from_json_utf8_and_bounds(void)
     struct sb_post p;
     struct sb_errbuf eb = {{0}};
     T_CHECK(sb_post_init(&p) == SB_OK);
-    json_t *obj = json_pack("{s:s,s:s,s:{s:s}}", "platform", "mastodon", "id", "1", "author",
-                            "id", "a");
+    json_t *obj =
+        json_pack("{s:s,s:s,s:{s:s}}", "platform", "mastodon", "id", "1", "author", "id", "a");
 
     /* jansson's parser never yields invalid UTF-8, but a json_t built in C can */
     json_object_set_new(obj, "text", json_string_nocheck("caf\xc3 \xff\xfe"));
@@ -369,6 +377,35 @@ static void test_roundtrip_mapped_fixture(void)
     sb_post_free(&p);
 }
 
+/* The dispatcher hands objects with "platform" to sb_post_from_json. */
+static void test_detect_normalized(void)
+{
+    struct sb_event ev;
+    struct sb_errbuf eb = {{0}};
+    T_CHECK(sb_event_init(&ev) == SB_OK);
+    json_t *obj = json_loads(full_json, 0, NULL);
+    ev.type = SB_EVENT_SKIP;
+    T_INTEQ(sb_platform_map_json(obj, &ev, &eb), SB_OK);
+    T_INTEQ(ev.type, SB_EVENT_POST);
+    T_STREQ(ev.post.id, "at://did:plc:a/app.bsky.feed.post/1");
+    T_INTEQ(ev.cursor, 0);
+    json_object_del(obj, "text");
+    T_INTEQ(sb_platform_map_json(obj, &ev, &eb), SB_ERR_SCHEMA);
+    T_CHECK(strstr(eb.msg, "text") != NULL);
+    T_CHECK(ev.post.id == NULL);
+    json_decref(obj);
+
+    obj = json_pack("{s:i,s:s}", "hello", 1, "kind", "commit"); /* "kind" alone is not enough */
+    T_INTEQ(sb_platform_map_json(obj, &ev, &eb), SB_ERR_SCHEMA);
+    T_CHECK(strstr(eb.msg, "unrecognized event shape") != NULL);
+    json_decref(obj);
+    obj = json_string("post");
+    T_INTEQ(sb_platform_map_json(obj, &ev, &eb), SB_ERR_SCHEMA);
+    T_CHECK(strstr(eb.msg, "unrecognized event shape") != NULL);
+    json_decref(obj);
+    sb_event_free(&ev);
+}
+
 int main(void)
 {
     T_RUN(test_lifetime_and_names);
@@ -378,5 +415,6 @@ int main(void)
     T_RUN(test_from_json_utf8_and_bounds);
     T_RUN(test_to_json_shape);
     T_RUN(test_roundtrip_mapped_fixture);
+    T_RUN(test_detect_normalized);
     T_DONE();
 }

@@ -20,17 +20,28 @@ struct name {
     const char *wire, *skip;
 };
 
+/* clang-format off */
 #define COLL(c) {c, "commit:" c}
+/* clang-format on */
 static const struct name collections[] = {
-    COLL("app.bsky.feed.post"),          COLL("app.bsky.feed.like"),
-    COLL("app.bsky.feed.repost"),        COLL("app.bsky.feed.threadgate"),
-    COLL("app.bsky.feed.postgate"),      COLL("app.bsky.feed.generator"),
-    COLL("app.bsky.graph.follow"),       COLL("app.bsky.graph.block"),
-    COLL("app.bsky.graph.list"),         COLL("app.bsky.graph.listitem"),
-    COLL("app.bsky.graph.listblock"),    COLL("app.bsky.graph.starterpack"),
-    COLL("app.bsky.graph.verification"), COLL("app.bsky.actor.profile"),
-    COLL("app.bsky.actor.status"),       COLL("app.bsky.labeler.service"),
-    COLL("app.bsky.notification.declaration"), COLL("chat.bsky.actor.declaration"),
+    COLL("app.bsky.feed.post"),
+    COLL("app.bsky.feed.like"),
+    COLL("app.bsky.feed.repost"),
+    COLL("app.bsky.feed.threadgate"),
+    COLL("app.bsky.feed.postgate"),
+    COLL("app.bsky.feed.generator"),
+    COLL("app.bsky.graph.follow"),
+    COLL("app.bsky.graph.block"),
+    COLL("app.bsky.graph.list"),
+    COLL("app.bsky.graph.listitem"),
+    COLL("app.bsky.graph.listblock"),
+    COLL("app.bsky.graph.starterpack"),
+    COLL("app.bsky.graph.verification"),
+    COLL("app.bsky.actor.profile"),
+    COLL("app.bsky.actor.status"),
+    COLL("app.bsky.labeler.service"),
+    COLL("app.bsky.notification.declaration"),
+    COLL("chat.bsky.actor.declaration"),
 };
 #undef COLL
 
@@ -57,8 +68,8 @@ static bool did_ok(const char *s)
     if (n < 5 || n > DID_MAX || strncmp(s, "did:", 4) != 0)
         return false;
     for (const char *c = s; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-              (*c >= '0' && *c <= '9') || strchr("._:%-", *c)))
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("._:%-", *c)))
             return false;
     return true;
 }
@@ -69,15 +80,14 @@ static bool rkey_ok(const char *s)
     if (n < 1 || n > RKEY_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
         return false;
     for (const char *c = s; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-              (*c >= '0' && *c <= '9') || strchr("._:~-", *c)))
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("._:~-", *c)))
             return false;
     return true;
 }
 
 /* printf into the post's arena (short, bounded strings: URIs built from checked ids). */
-static const char *arena_printf(struct sb_post *p, const char *fmt, const char *a,
-                                const char *b)
+static const char *arena_printf(struct sb_post *p, const char *fmt, const char *a, const char *b)
 {
     int n = snprintf(NULL, 0, fmt, a, b);
     if (n < 0)
@@ -115,8 +125,7 @@ static enum sb_err add_str(struct sb_post *p, const char **v, size_t *n, const j
 }
 
 static enum sb_err add_mention(struct sb_post *p, struct sb_mention *m, const json_t *did,
-                               const char *text, size_t start, size_t end,
-                               struct sb_errbuf *eb)
+                               const char *text, size_t start, size_t end, struct sb_errbuf *eb)
 {
     const char *d = json_string_value(did);
     if (!d || !did_ok(d) || p->n_mentions >= SB_POST_LIST_MAX)
@@ -159,8 +168,8 @@ static enum sb_err map_facet(struct sb_post *p, struct sb_mention *mentions, con
         if (!type)
             continue;
         if (strcmp(type, "app.bsky.richtext.facet#mention") == 0)
-            e = add_mention(p, mentions, json_object_get(f, "did"), p->text, (size_t)s,
-                            (size_t)t, eb);
+            e = add_mention(p, mentions, json_object_get(f, "did"), p->text, (size_t)s, (size_t)t,
+                            eb);
         else if (strcmp(type, "app.bsky.richtext.facet#link") == 0)
             e = add_str(p, links, &p->n_links, json_object_get(f, "uri"), false, eb);
         else if (strcmp(type, "app.bsky.richtext.facet#tag") == 0)
@@ -210,10 +219,10 @@ static enum sb_err map_reply(struct sb_post *p, const json_t *reply, struct sb_e
                                       "record.reply.parent.uri", &p->in_reply_to, eb)) ||
         (e = sb_post_json_string_copy(p, json_object_get(parent, "cid"), fm,
                                       "record.reply.parent.cid", &p->in_reply_to_cid, eb)) ||
-        (e = sb_post_json_string_copy(p, json_object_get(root, "uri"), fm,
-                                      "record.reply.root.uri", &p->thread, eb)) ||
-        (e = sb_post_json_string_copy(p, json_object_get(root, "cid"), fm,
-                                      "record.reply.root.cid", &p->thread_cid, eb)))
+        (e = sb_post_json_string_copy(p, json_object_get(root, "uri"), fm, "record.reply.root.uri",
+                                      &p->thread, eb)) ||
+        (e = sb_post_json_string_copy(p, json_object_get(root, "cid"), fm, "record.reply.root.cid",
+                                      &p->thread_cid, eb)))
         return e;
     if (!p->in_reply_to)
         return sb_errf(eb, SB_ERR_SCHEMA, "record.reply.parent.uri: required string is missing");
@@ -241,8 +250,8 @@ static enum sb_err map_post(const char *did, const char *rkey, const json_t *com
         return sb_errf(eb, SB_ERR_SCHEMA, "record.text: required string is missing");
     const json_t *langs = json_object_get(record, "langs");
     const json_t *lang0 = json_is_array(langs) ? json_array_get(langs, 0) : NULL;
-    if ((e = sb_post_json_string_copy(p, json_object_get(commit, "cid"), fm, "commit.cid",
-                                      &p->cid, eb)) ||
+    if ((e = sb_post_json_string_copy(p, json_object_get(commit, "cid"), fm, "commit.cid", &p->cid,
+                                      eb)) ||
         (e = sb_post_json_string_copy(p, json_object_get(record, "createdAt"), fm,
                                       "record.createdAt", &p->created_at, eb)) ||
         (e = sb_post_json_string_copy(p, json_is_string(lang0) ? lang0 : NULL, fm,
@@ -281,8 +290,8 @@ static enum sb_err map_commit(const json_t *root, const char *did, struct sb_eve
     bool create = strcmp(op, "create") == 0, update = strcmp(op, "update") == 0;
     if (strcmp(coll, POST_NSID) != 0 || !(create || update || strcmp(op, "delete") == 0)) {
         ev->type = SB_EVENT_SKIP;
-        ev->skip_kind = lookup(collections, sizeof collections / sizeof *collections, coll,
-                               "commit:other");
+        ev->skip_kind =
+            lookup(collections, sizeof collections / sizeof *collections, coll, "commit:other");
         return SB_OK;
     }
     if (!did_ok(did))
@@ -302,8 +311,7 @@ static enum sb_err map_commit(const json_t *root, const char *did, struct sb_eve
     return map_post(did, rkey, commit, ev, eb);
 }
 
-enum sb_err sb_bluesky_map_event(const json_t *root, struct sb_event *ev,
-                                 struct sb_errbuf *eb)
+enum sb_err sb_bluesky_map_event(const json_t *root, struct sb_event *ev, struct sb_errbuf *eb)
 {
     enum sb_err e = SB_OK;
     sb_event_reset(ev);

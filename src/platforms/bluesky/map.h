@@ -27,7 +27,6 @@
  * Errors (detail in eb): SB_ERR_SCHEMA (no did/kind/time_us, a malformed commit or post
  * record, a did or rkey that is not URI-safe), SB_ERR_UTF8 (text is not valid UTF-8),
  * SB_ERR_TOOBIG (text over SB_POST_TEXT_MAX), SB_ERR_NOMEM. On error ev is left reset. */
-enum sb_err sb_bluesky_map_event(const json_t *root, struct sb_event *ev,
-                                 struct sb_errbuf *eb);
+enum sb_err sb_bluesky_map_event(const json_t *root, struct sb_event *ev, struct sb_errbuf *eb);
 
 #endif

@@ -33,16 +33,26 @@ static const struct name events[] = {
     {"encrypted_message", "encrypted_message"},
 };
 
+/* clang-format off */
 #define NOTIF(t) {t, "notification:" t}
+/* clang-format on */
 static const struct name notification_types[] = {
-    NOTIF("mention"),       NOTIF("status"),
-    NOTIF("reblog"),        NOTIF("follow"),
-    NOTIF("follow_request"), NOTIF("favourite"),
-    NOTIF("poll"),          NOTIF("update"),
-    NOTIF("admin.sign_up"), NOTIF("admin.report"),
-    NOTIF("severed_relationships"), NOTIF("moderation_warning"),
-    NOTIF("quote"),         NOTIF("quoted_update"),
-    NOTIF("added_to_collection"), NOTIF("collection_update"),
+    NOTIF("mention"),
+    NOTIF("status"),
+    NOTIF("reblog"),
+    NOTIF("follow"),
+    NOTIF("follow_request"),
+    NOTIF("favourite"),
+    NOTIF("poll"),
+    NOTIF("update"),
+    NOTIF("admin.sign_up"),
+    NOTIF("admin.report"),
+    NOTIF("severed_relationships"),
+    NOTIF("moderation_warning"),
+    NOTIF("quote"),
+    NOTIF("quoted_update"),
+    NOTIF("added_to_collection"),
+    NOTIF("collection_update"),
     NOTIF("annual_report"),
 };
 #undef NOTIF
@@ -97,10 +107,10 @@ static enum sb_err status_text(const json_t *status, struct sb_post *p, struct l
         goto fail;
     }
     /* spoiler_text is plain text already; it goes first as the reader sees it first */
-    if ((e = sb_post_json_string_copy(p, json_object_get(status, "spoiler_text"),
-                                      SB_POST_TEXT_MAX, "status.spoiler_text", &spoiler, eb)) ||
-        (e = sb_html_to_text_links(json_string_value(content), json_string_length(content),
-                                   &body, on_link, links, eb)))
+    if ((e = sb_post_json_string_copy(p, json_object_get(status, "spoiler_text"), SB_POST_TEXT_MAX,
+                                      "status.spoiler_text", &spoiler, eb)) ||
+        (e = sb_html_to_text_links(json_string_value(content), json_string_length(content), &body,
+                                   on_link, links, eb)))
         goto fail;
     if (spoiler && *spoiler &&
         ((e = sb_buf_puts(&text, spoiler)) || (body.len && (e = sb_buf_puts(&text, "\n\n"))))) {
@@ -119,8 +129,7 @@ fail:
     return e;
 }
 
-static enum sb_err status_mentions(const json_t *status, struct sb_post *p,
-                                   struct sb_errbuf *eb)
+static enum sb_err status_mentions(const json_t *status, struct sb_post *p, struct sb_errbuf *eb)
 {
     const json_t *arr = json_object_get(status, "mentions");
     enum sb_err e;
@@ -201,8 +210,8 @@ static enum sb_err status_author(const json_t *status, struct sb_post *p, struct
                                       &a->handle, eb)) ||
         (e = sb_post_json_string_copy(p, json_object_get(acc, "display_name"), fm,
                                       "account.display_name", &a->name, eb)) ||
-        (e = sb_post_json_string_copy(p, json_object_get(acc, "username"), fm,
-                                      "account.username", &username, eb)) ||
+        (e = sb_post_json_string_copy(p, json_object_get(acc, "username"), fm, "account.username",
+                                      &username, eb)) ||
         (e = sb_post_json_string_copy(p, json_object_get(acc, "created_at"), fm,
                                       "account.created_at", &a->created_at, eb)))
         return e;
@@ -224,8 +233,7 @@ static enum sb_err status_author(const json_t *status, struct sb_post *p, struct
     return SB_OK;
 }
 
-enum sb_err sb_mastodon_map_status(const json_t *status, struct sb_post *p,
-                                   struct sb_errbuf *eb)
+enum sb_err sb_mastodon_map_status(const json_t *status, struct sb_post *p, struct sb_errbuf *eb)
 {
     enum sb_err e;
     const size_t fm = SB_POST_FIELD_MAX;
@@ -252,12 +260,12 @@ enum sb_err sb_mastodon_map_status(const json_t *status, struct sb_post *p,
         e = sb_errf(eb, SB_ERR_SCHEMA, "status.id: required string is missing");
         goto fail;
     }
-    if ((e = sb_post_json_string_copy(p, json_object_get(status, "url"), fm, "status.url",
-                                      &p->url, eb)) ||
+    if ((e = sb_post_json_string_copy(p, json_object_get(status, "url"), fm, "status.url", &p->url,
+                                      eb)) ||
         (!p->url && (e = sb_post_json_string_copy(p, json_object_get(status, "uri"), fm,
                                                   "status.uri", &p->url, eb))) ||
-        (e = sb_post_json_string_copy(p, json_object_get(status, "language"), fm,
-                                      "status.language", &p->lang, eb)) ||
+        (e = sb_post_json_string_copy(p, json_object_get(status, "language"), fm, "status.language",
+                                      &p->lang, eb)) ||
         (e = sb_post_json_string_copy(p, json_object_get(status, "created_at"), fm,
                                       "status.created_at", &p->created_at, eb)) ||
         (e = sb_post_json_string_copy(p, json_object_get(status, "visibility"), fm,
@@ -342,9 +350,9 @@ static enum sb_err map_notification(const json_t *n, struct sb_event *ev, struct
     ev->cursor = numeric_id(json_object_get(n, "id"));
     if (strcmp(type, "mention") != 0) {
         ev->type = SB_EVENT_SKIP;
-        ev->skip_kind = lookup(notification_types,
-                               sizeof notification_types / sizeof *notification_types, type,
-                               "notification:unknown");
+        ev->skip_kind =
+            lookup(notification_types, sizeof notification_types / sizeof *notification_types, type,
+                   "notification:unknown");
         return SB_OK;
     }
     const json_t *status = json_object_get(n, "status");
@@ -389,9 +397,9 @@ static enum sb_err map_envelope(const json_t *root, const char *event, struct sb
         strcmp(event, "notification") == 0) {
         if ((e = parse_payload(root, event, &payload, eb)))
             goto fail;
-        if (event[0] == 'u')
+        if (strcmp(event, "update") == 0)
             e = map_status_event(payload, ev, SB_EVENT_POST, "update:reblog", eb);
-        else if (event[0] == 's')
+        else if (strcmp(event, "status.update") == 0)
             e = map_status_event(payload, ev, SB_EVENT_UPDATE, "status.update:reblog", eb);
         else
             e = map_notification(payload, ev, eb);
@@ -415,8 +423,7 @@ fail:
     return e;
 }
 
-enum sb_err sb_mastodon_map_event(const json_t *root, struct sb_event *ev,
-                                  struct sb_errbuf *eb)
+enum sb_err sb_mastodon_map_event(const json_t *root, struct sb_event *ev, struct sb_errbuf *eb)
 {
     enum sb_err e;
     sb_event_reset(ev);
@@ -433,8 +440,7 @@ enum sb_err sb_mastodon_map_event(const json_t *root, struct sb_event *ev,
     else if (json_object_get(root, "content") && json_is_object(account))
         e = map_status_event(root, ev, SB_EVENT_POST, "reblog", eb);
     else
-        e = sb_errf(eb, SB_ERR_SCHEMA,
-                    "not a Mastodon streaming event, Notification or Status");
+        e = sb_errf(eb, SB_ERR_SCHEMA, "not a Mastodon streaming event, Notification or Status");
     if (e)
         goto fail;
     return SB_OK;

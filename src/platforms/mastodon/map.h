@@ -24,8 +24,7 @@
  * SB_ERR_SCHEMA (missing id/content/account.id, wrong types), SB_ERR_UTF8, SB_ERR_TOOBIG
  * (text over SB_POST_TEXT_MAX, a field over SB_POST_FIELD_MAX), SB_ERR_NOMEM. On error p is
  * left reset. */
-enum sb_err sb_mastodon_map_status(const json_t *status, struct sb_post *p,
-                                   struct sb_errbuf *eb);
+enum sb_err sb_mastodon_map_status(const json_t *status, struct sb_post *p, struct sb_errbuf *eb);
 
 /* Map one Mastodon object into ev (initialised by the caller; reset first; root borrowed).
  * Accepted shapes:
@@ -45,7 +44,6 @@ enum sb_err sb_mastodon_map_status(const json_t *status, struct sb_post *p,
  * SB_ERR_TOOBIG (payload over SB_MASTODON_PAYLOAD_MAX, or as for map_status),
  * SB_ERR_SCHEMA (none of the shapes, or a payload of the wrong type), SB_ERR_UTF8,
  * SB_ERR_NOMEM. On error ev is left reset. */
-enum sb_err sb_mastodon_map_event(const json_t *root, struct sb_event *ev,
-                                  struct sb_errbuf *eb);
+enum sb_err sb_mastodon_map_event(const json_t *root, struct sb_event *ev, struct sb_errbuf *eb);
 
 #endif
