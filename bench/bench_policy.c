@@ -82,14 +82,25 @@ int main(int argc, char **argv)
         per[r] = (now_s() - t0) / BATCH * 1e6;
     }
     qsort(per, ROUNDS, sizeof *per, cmp_d);
+    /* per-text cost, to show which branches are expensive */
+    double each[NT];
+    for (size_t i = 0; i < NT; i++) {
+        double t0 = now_s();
+        for (int k = 0; k < 20000; k++)
+            sb_policy_decide(pol, &posts[i], &ctx, &d);
+        each[i] = (now_s() - t0) / 20000 * 1e6;
+    }
     struct sb_policy_stats st;
     sb_policy_stats_get(pol, &st);
     printf("{\"bench\":\"policy_decide\",\"posts\":%zu,\"rounds\":%d,\"batch\":%d,"
            "\"median_us\":%.3f,\"min_us\":%.3f,\"max_us\":%.3f,\"errors\":%ld,"
            "\"lua_mem_kib\":%zu,\"acknowledge\":%ld,\"move_to_private\":%ld,\"escalate\":%ld,"
-           "\"ignore\":%ld}\n",
+           "\"ignore\":%ld,\"per_text_us\":[",
            NT, ROUNDS, BATCH, per[ROUNDS / 2], per[0], per[ROUNDS - 1], errors,
            st.mem_used / 1024, counts[0], counts[1], counts[2], counts[3]);
+    for (size_t i = 0; i < NT; i++)
+        printf("%s%.2f", i ? "," : "", each[i]);
+    printf("]}\n");
     sb_decision_free(&d);
     for (size_t i = 0; i < NT; i++)
         sb_post_free(&posts[i]);

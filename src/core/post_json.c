@@ -260,7 +260,7 @@ static enum sb_err author_from_json(struct sb_post *p, const json_t *obj, struct
         (e = opt_bool(au, "bot", "author.bot", &a->bot, eb)))
         return e;
     if (!a->name)
-        a->name = a->handle ? a->handle : a->id;
+        a->name = a->handle;
     const json_t *fo = json_object_get(au, "followers");
     if (fo && !json_is_null(fo)) {
         if (!json_is_integer(fo))

@@ -57,8 +57,9 @@ static const char *field_value(const char *f, size_t fl, const struct sb_post *p
     *ok = 1;
     *user = 1;
     const struct sb_author *a = &p->author;
+    /* Unknown names (Bluesky's stream has only the DID) read naturally: "Hi there". */
     if (IS("author.name"))
-        return a->name ? a->name : a->handle ? a->handle : a->id ? a->id : "";
+        return a->name ? a->name : a->handle ? a->handle : "there";
     if (IS("author.handle"))
         return a->handle ? a->handle : a->id ? a->id : "";
     if (IS("author.id"))

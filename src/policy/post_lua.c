@@ -90,7 +90,7 @@ static int author_index(lua_State *L)
     else if (!strcmp(k, "handle"))
         push_str(L, a->handle);
     else if (!strcmp(k, "name"))
-        push_str(L, a->name ? a->name : a->handle ? a->handle : a->id);
+        push_str(L, a->name ? a->name : a->handle);
     else if (!strcmp(k, "followers"))
         lua_pushinteger(L, a->followers);
     else if (!strcmp(k, "verified"))

@@ -259,7 +259,7 @@ static enum sb_err map_post(const char *did, const char *rkey, const json_t *com
         return e;
     p->url = arena_printf(p, "https://bsky.app/profile/%s/post/%s", did, rkey);
     p->visibility = sb_arena_strdup(p->arena, "public");
-    p->author.name = p->author.id;
+    /* Jetstream carries no profile: name and handle stay unknown (NULL). */
     if (!p->url || !p->visibility)
         return sb_errf(eb, SB_ERR_NOMEM, "post: out of memory");
     const json_t *reply = json_object_get(record, "reply");
