@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -24,7 +25,7 @@ struct replay {
     struct sb_policy *pol;
     struct sb_store *store;
     const char *account;
-    int parse_only, quiet;
+    int parse_only, quiet, pretty;
     long events, posts, dups, updates, deletes, skipped, errors;
     long actions[SB_ACTION__COUNT];
     long policy_errors;
@@ -53,6 +54,45 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Up to max bytes of s on one line, cut on a UTF-8 boundary, newlines shown as spaces. */
+static void put_excerpt(FILE *f, const char *s, size_t max)
+{
+    size_t n = strlen(s), cut = n;
+    if (n > max) {
+        cut = max;
+        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+            cut--;
+    }
+    for (size_t i = 0; i < cut; i++)
+        fputc(s[i] == '\n' || s[i] == '\r' ? ' ' : s[i], f);
+    if (cut < n)
+        fputs("\xE2\x80\xA6", f);
+}
+
+/* The demo's view: what came in, what was decided, what would be said. */
+static void pretty(const struct sb_post *p, const struct sb_decision *d)
+{
+    const char *who = p->author.handle ? p->author.handle : p->author.id;
+    printf("\n[%s] %s%s: ", sb_platform_name(p->platform), p->author.handle ? "@" : "", who);
+    put_excerpt(stdout, p->text ? p->text : "", 110);
+    printf("\n   \xE2\x86\x92 %s", sb_action_name(d->action));
+    if (d->action == SB_ACTION_ESCALATE)
+        printf(" to %s (%s)", d->queue ? d->queue : "?", sb_priority_name(d->priority));
+    for (int i = 0; i < d->n_reasons; i++)
+        printf("%s%s", i ? "; " : " \xE2\x80\x94 ", d->reasons[i]);
+    if (d->reply) {
+        printf("\n     public reply: ");
+        put_excerpt(stdout, d->reply, 160);
+    }
+    if (d->message) {
+        printf("\n     private message: ");
+        put_excerpt(stdout, d->message, 160);
+    }
+    if (d->error)
+        printf("\n     policy error: %s", d->error->message ? d->error->message : "");
+    putchar('\n');
 }
 
 static void line_error(struct replay *r, const char *file, long line, const char *what,
@@ -96,6 +136,9 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
         e = sb_store_post_mark_deleted(r->store, p->platform, p->id, &eb);
         if (e && e != SB_ERR_NOTFOUND)
             line_error(r, file, lineno, "store", eb.msg);
+        if (r->pretty)
+            printf("\n[%s] post %s deleted by its author%s\n", sb_platform_name(p->platform),
+                   p->id, e ? " (never seen here)" : ": marked deleted");
         return;
     case SB_EVENT_UPDATE:
     case SB_EVENT_POST:
@@ -110,6 +153,9 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
             r->updates++;
         else
             r->dups++;
+        if (r->pretty)
+            printf("\n[%s] post %s delivered again: already decided, nothing new\n",
+                   sb_platform_name(p->platform), p->id);
         return;
     }
     if (e) {
@@ -130,6 +176,10 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
     }
     if (r->quiet)
         return;
+    if (r->pretty) {
+        pretty(p, &r->d);
+        return;
+    }
     sb_buf_reset(&r->out);
     sb_buf_puts(&r->out, "{\"platform\":\"");
     sb_buf_puts(&r->out, sb_platform_name(p->platform));
@@ -168,8 +218,11 @@ static void summary(struct replay *r, double secs)
     }
     if (r->posts == 0 && r->dups > 0)
         fprintf(f, "  nothing new: all %ld posts were already recorded\n", r->dups);
-    fprintf(f, "  policy %s; %.3f s, %.0f events/s\n", sb_policy_version(r->pol), secs,
-            secs > 0 ? (double)r->events / secs : 0);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(f, "  policy %s; %.3f s, %.0f events/s, %.0f new posts/s, peak RSS %ld KiB\n",
+            sb_policy_version(r->pol), secs, secs > 0 ? (double)r->events / secs : 0,
+            secs > 0 ? (double)r->posts / secs : 0, ru.ru_maxrss);
 }
 
 int sb_cli_replay(int argc, char **argv)
@@ -187,6 +240,8 @@ int sb_cli_replay(int argc, char **argv)
             r.account = argv[++i];
         else if (!strcmp(argv[i], "--quiet"))
             r.quiet = 1;
+        else if (!strcmp(argv[i], "--pretty"))
+            r.pretty = 1;
         else if (!strcmp(argv[i], "--parse-only"))
             r.parse_only = 1;
         else if (argv[i][0] == '-' && argv[i][1]) {
@@ -199,7 +254,7 @@ int sb_cli_replay(int argc, char **argv)
     }
     if (!first_file) {
         fprintf(stderr, "usage: switchboard replay [--policy DIR] [--db PATH] [--account ID] "
-                        "[--quiet] FILE...\n");
+                        "[--quiet|--pretty] FILE...\n");
         return 2;
     }
     struct sb_errbuf eb = {{0}};
@@ -217,6 +272,9 @@ int sb_cli_replay(int argc, char **argv)
             fprintf(stderr, "switchboard replay: cannot open store %s: %s\n", db, eb.msg);
             goto done;
         }
+        /* Replay is idempotent (dedupe), so a large batch only decides how much a crash
+         * would redo; the live service keeps the store's default. */
+        sb_store_set_batch(r.store, 8192);
         sb_store_policy_version_record(r.store, sb_policy_version(r.pol),
                                        sb_policy_files_json(r.pol), &eb);
     }

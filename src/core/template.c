@@ -57,9 +57,10 @@ static const char *field_value(const char *f, size_t fl, const struct sb_post *p
     *ok = 1;
     *user = 1;
     const struct sb_author *a = &p->author;
-    /* Unknown names (Bluesky's stream has only the DID) read naturally: "Hi there". */
+    /* Unknown names (Bluesky's stream has only the DID) must still read naturally, at the
+     * start of a sentence or in the middle of one; {{author.name|…}} overrides this. */
     if (IS("author.name"))
-        return a->name ? a->name : a->handle ? a->handle : "there";
+        return a->name ? a->name : a->handle ? a->handle : "friend";
     if (IS("author.handle"))
         return a->handle ? a->handle : a->id ? a->id : "";
     if (IS("author.id"))
@@ -109,12 +110,26 @@ enum sb_err sb_template_render(const char *tpl, size_t n, const struct sb_post *
             fs++;
         while (fe > fs && tpl[fe - 1] == ' ')
             fe--;
+        /* {{field|fallback}}: the fallback (template text, not user data) is used when the
+         * field is empty or unknown to the platform (e.g. a Bluesky author's name). */
+        const char *bar = memchr(tpl + fs, '|', fe - fs);
+        size_t fl = bar ? (size_t)(bar - (tpl + fs)) : fe - fs;
+        while (fl > 0 && tpl[fs + fl - 1] == ' ')
+            fl--;
         int user, ok;
-        const char *v = field_value(tpl + fs, fe - fs, p, vars, nvars, &user, &ok);
+        const char *v = field_value(tpl + fs, fl, p, vars, nvars, &user, &ok);
         if (!ok)
-            return sb_errf(eb, SB_ERR_INVAL, "template: unknown field '%.*s'", (int)(fe - fs),
+            return sb_errf(eb, SB_ERR_INVAL, "template: unknown field '%.*s'", (int)fl,
                            tpl + fs);
-        e = user ? put_user(out, v) : sb_buf_puts(out, v);
+        if (bar && (!*v || (fl == 11 && !memcmp(tpl + fs, "author.name", 11) &&
+                            !p->author.name && !p->author.handle))) {
+            const char *fb = bar + 1;
+            while (fb < tpl + fe && *fb == ' ')
+                fb++;
+            e = sb_buf_append(out, fb, (size_t)(tpl + fe - fb));
+        } else {
+            e = user ? put_user(out, v) : sb_buf_puts(out, v);
+        }
         if (e)
             return sb_errf(eb, e, "template output too long");
         i = (size_t)(close - tpl) + 2;
