@@ -61,8 +61,10 @@ static int cmd_try(const char *dir, const char *post_path, long long now)
     json_error_t je;
     root = json_loadb(in.data, in.len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        fprintf(stderr, "switchboard policy try: %s: malformed JSON at line %d column %d: %s\n",
-                post_path, je.line, je.column, je.text);
+        fprintf(stderr, "switchboard policy try: %s: %s at line %d column %d: %s\n", post_path,
+                json_error_code(&je) == json_error_invalid_utf8 ? "invalid UTF-8"
+                                                                : "malformed JSON",
+                je.line, je.column, je.text);
         goto done;
     }
     enum sb_err e = sb_platform_map_json(root, &ev, &eb);

@@ -110,7 +110,10 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
     if (!root) {
         char msg[300];
         snprintf(msg, sizeof msg, "column %d: %s", je.column, je.text);
-        line_error(r, file, lineno, "malformed JSON", msg);
+        line_error(r, file, lineno,
+                   json_error_code(&je) == json_error_invalid_utf8 ? "utf8: invalid UTF-8"
+                                                                   : "malformed JSON",
+                   msg);
         return;
     }
     r->events++;
