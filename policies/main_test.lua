@@ -107,7 +107,7 @@ test("swollen battery goes to safety, urgent, with a holding reply", function()
   expect_eq(d.action, "escalate")
   expect_eq(d.queue, "safety")
   expect_eq(d.priority, "urgent")
-  expect_has_reason(d, "safety issue: 'swollen") -- "swollen" or "swollen battery"
+  expect_has_reason(d, "safety issue: 'swollen battery'") -- the longest phrase at a position
   expect_match(d.reply, "stop using")
   d = run { text = text }
   expect_eq(d.queue, "safety")

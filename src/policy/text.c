@@ -390,8 +390,11 @@ size_t sb_wordlist_size(const struct sb_wordlist *wl)
 static int cmp_first(const void *a, const void *b, void *ctx)
 {
     const struct phrase *ph = ctx;
-    uint64_t ha = ph[*(const uint32_t *)a].hashes[0], hb = ph[*(const uint32_t *)b].hashes[0];
-    return ha < hb ? -1 : ha > hb;
+    uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+    uint64_t ha = ph[ia].hashes[0], hb = ph[ib].hashes[0];
+    if (ha != hb)
+        return ha < hb ? -1 : 1;
+    return ia < ib ? -1 : ia > ib; /* file order among phrases with the same first word */
 }
 
 /* Build the list's own first-token table (lazily, after the last add). */
@@ -466,11 +469,16 @@ const char *sb_wordlist_find(struct sb_text_index *ix, const struct sb_wordlist 
         struct slot *s = slot_find(wl->tab, wl->tabcap, t->hash[i]);
         if (!s->hash)
             continue;
+        /* earliest position wins; there, the longest phrase ("swollen battery" over
+         * "swollen"), then the one first in the file */
+        const struct phrase *best = NULL;
         for (uint32_t k = 0; k < s->count; k++) {
             const struct phrase *ph = &wl->ph[wl->order[s->first + k]];
-            if (phrase_at(ph, t, i))
-                return ph->orig;
+            if ((!best || ph->ntok > best->ntok) && phrase_at(ph, t, i))
+                best = ph;
         }
+        if (best)
+            return best->orig;
     }
     return NULL;
 }
@@ -586,18 +594,24 @@ double sb_text_sentiment(const char *raw, size_t n, const struct sb_tokens *t)
     return sum / sqrt(sum * sum + 15.0);
 }
 
-static const char *const urgent_words[] = {
-    "urgent", "urgently", "asap", "immediately", "emergency", "now", "today", "tonight",
-    "help", "please", "still", "again", "days", "weeks", "hours", "waiting", "nobody",
-    "fire", "smoke", "danger", "dangerous", "injured", "hurt", "stolen", "hacked", "locked",
-    "deadline", "critical", "sos"};
+/* Strong cues say "act now" by themselves; weak cues only add up (a customer who is "still
+ * waiting" is not an emergency on that alone). */
+static const char *const urgent_strong[] = {
+    "urgent", "urgently", "asap", "immediately", "emergency", "fire", "smoke", "danger",
+    "dangerous", "injured", "hurt", "stolen", "hacked", "sos", "critical", "deadline"};
+static const char *const urgent_weak[] = {"now", "today", "tonight", "help", "please", "still",
+                                          "again", "days", "weeks", "hours", "waiting",
+                                          "nobody", "locked"};
 
 double sb_text_urgency(const char *raw, size_t n, const struct sb_tokens *t)
 {
     double u = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (word_in(t, i, urgent_words, sizeof urgent_words / sizeof *urgent_words))
-            u += 0.2;
+    for (size_t i = 0; i < t->n; i++) {
+        if (word_in(t, i, urgent_strong, sizeof urgent_strong / sizeof *urgent_strong))
+            u += 0.35;
+        else if (word_in(t, i, urgent_weak, sizeof urgent_weak / sizeof *urgent_weak))
+            u += 0.1;
+    }
     size_t bang = count_char(raw, n, '!');
     u += fmin((double)bang, 3) * 0.1;
     if (caps_ratio(raw, n) > 0.6)

@@ -48,7 +48,8 @@ enum sb_err sb_wordlist_add(struct sb_wordlist *wl, const char *phrase, size_t n
 enum sb_err sb_wordlist_load_text(struct sb_wordlist *wl, const char *text, size_t n,
                                   struct sb_errbuf *eb);
 size_t sb_wordlist_size(const struct sb_wordlist *wl);
-/* First phrase (earliest in the text) found in the tokens, or NULL. Borrowed. */
+/* The phrase found earliest in the tokens (at one position: the longest, then the first in
+ * the list), or NULL. Borrowed. */
 const char *sb_wordlist_find(struct sb_text_index *ix, const struct sb_wordlist *wl,
                              struct sb_tokens *t);
 
