@@ -33,9 +33,14 @@ function words.find(name, text)
   return list:find(text)
 end
 
+-- One closure per list, straight to list:find: these run for every post.
 for _, name in ipairs(NAMES) do
+  local list = lists[name]
   words[name] = function(text)
-    return words.find(name, text)
+    if text == nil or text == "" then
+      return nil
+    end
+    return list:find(text)
   end
 end
 

@@ -16,6 +16,8 @@
 #define LINE_MAX_BYTES (1u << 20)
 #define KINDS_MAX 64
 
+enum { STAGE_PARSE = 1, STAGE_MAP, STAGE_DECIDE, STAGE_ALL };
+
 struct kind_count {
     const char *kind; /* static strings from the mappers */
     long n;
@@ -26,6 +28,7 @@ struct replay {
     struct sb_store *store;
     const char *account;
     int parse_only, quiet, pretty;
+    int stage; /* benchmark: stop after STAGE_PARSE, STAGE_MAP, STAGE_DECIDE, or run all */
     long events, posts, dups, updates, deletes, skipped, errors;
     long actions[SB_ACTION__COUNT];
     long policy_errors;
@@ -129,6 +132,17 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
         return;
     }
     struct sb_post *p = &r->ev.post;
+    if (r->stage == STAGE_MAP)
+        return;
+    if (r->stage == STAGE_DECIDE) {
+        if (r->ev.type == SB_EVENT_POST || r->ev.type == SB_EVENT_UPDATE) {
+            struct sb_ctx c = {.now = p->created_ms / 1000, .business_hours = true};
+            sb_policy_decide(r->pol, p, &c, &r->d);
+            r->posts++;
+            r->actions[r->d.action]++;
+        }
+        return;
+    }
     switch (r->ev.type) {
     case SB_EVENT_SKIP:
         r->skipped++;
@@ -197,9 +211,9 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
 static void summary(struct replay *r, double secs)
 {
     FILE *f = stderr;
-    if (r->parse_only) {
-        fprintf(f, "replay (parse only): %ld events, %ld errors, %.3f s, %.0f events/s\n",
-                r->events, r->errors, secs, secs > 0 ? (double)r->events / secs : 0);
+    if (r->parse_only || !r->pol) {
+        fprintf(f, "replay (%s only): %ld events, %ld errors, %.3f s, %.0f events/s\n",
+                r->parse_only ? "parse" : "parse+map", r->events, r->errors, secs, secs > 0 ? (double)r->events / secs : 0);
         return;
     }
     fprintf(f,
@@ -247,6 +261,15 @@ int sb_cli_replay(int argc, char **argv)
             r.pretty = 1;
         else if (!strcmp(argv[i], "--parse-only"))
             r.parse_only = 1;
+        else if (!strcmp(argv[i], "--stage") && i + 1 < argc) {
+            /* for scripts/bench: how much of the pipeline to run */
+            const char *st = argv[++i];
+            r.stage = !strcmp(st, "parse")    ? STAGE_PARSE
+                      : !strcmp(st, "map")    ? STAGE_MAP
+                      : !strcmp(st, "decide") ? STAGE_DECIDE
+                                              : STAGE_ALL;
+            r.parse_only = r.stage == STAGE_PARSE;
+        }
         else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "switchboard replay: unknown option '%s'\n", argv[i]);
             return 2;
@@ -266,20 +289,22 @@ int sb_cli_replay(int argc, char **argv)
         return 1;
     }
     sb_buf_init(&r.out, 0);
-    if (!r.parse_only) {
+    if (!r.parse_only && r.stage != STAGE_MAP) {
         if (sb_policy_load(policy, NULL, &r.pol, &eb)) {
             fprintf(stderr, "switchboard replay: cannot load policy %s: %s\n", policy, eb.msg);
             goto done;
         }
-        if (sb_store_open(db, &r.store, &eb)) {
+        if (r.stage != STAGE_DECIDE && sb_store_open(db, &r.store, &eb)) {
             fprintf(stderr, "switchboard replay: cannot open store %s: %s\n", db, eb.msg);
             goto done;
         }
         /* Replay is idempotent (dedupe), so a large batch only decides how much a crash
          * would redo; the live service keeps the store's default. */
-        sb_store_set_batch(r.store, 8192);
-        sb_store_policy_version_record(r.store, sb_policy_version(r.pol),
-                                       sb_policy_files_json(r.pol), &eb);
+        if (r.store) {
+            sb_store_set_batch(r.store, 8192);
+            sb_store_policy_version_record(r.store, sb_policy_version(r.pol),
+                                           sb_policy_files_json(r.pol), &eb);
+        }
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

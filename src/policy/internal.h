@@ -90,7 +90,8 @@ struct sb_policy {
     const char *keys[K__COUNT];
     struct sb_buf render;
     void *post_ud, *ctx_ud, *author_ud; /* the persistent views, re-armed each call */
-    bool post_cache, ctx_cache; /* their user values hold a cache to clear */
+    const char *fkeys[32];      /* interned field names of the views (post_lua.c) */
+    uint64_t slot_gen[32];      /* per field: the call generation its cached value is for */
 
     /* text cache: the last string tokenized, its normalization and tokens */
     struct sb_buf tok_src, tok_norm;
@@ -104,6 +105,8 @@ struct sb_policy {
     int ref_post;    /* registry: the post view */
     int ref_ctx;     /* registry: the ctx view */
     int ref_author;  /* registry: the post.author view */
+    int ref_fkeys;   /* registry: keeps the interned field names alive */
+    int ref_slots;   /* registry: per-field values made during the current call */
     int ref_keys;    /* registry: keeps the interned builder keys alive */
     int ref_loaded;  /* registry: require cache */
     int ref_wordtab; /* registry: name → word list userdata */

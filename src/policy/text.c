@@ -47,35 +47,41 @@ static int keep_cp(utf8proc_int32_t cp)
     }
 }
 
+/* Output is written straight into out's storage: an ASCII byte yields at most 2 bytes (a space
+ * and the byte); a code point's decomposition is checked against the room left. */
 enum sb_err sb_text_norm(const char *s, size_t n, struct sb_buf *out)
 {
     pthread_once(&ascii_once, ascii_init);
     const utf8proc_option_t opts = UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD |
                                    UTF8PROC_STRIPMARK | UTF8PROC_IGNORE | UTF8PROC_LUMP;
     size_t start = out->len;
-    int pending_space = 0; /* a separator was seen after some output */
-    enum sb_err e = SB_OK;
+    /* reserve the common case (2n): grows below only for long decompositions */
+    enum sb_err e = sb_buf_reserve(out, 2 * n + 2);
+    if (e)
+        return e;
+    char *w = out->data + out->len;
+    char *w0 = out->data + start;
+    int pending = 0; /* a separator was seen after some output */
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end && !e) {
+    while (p < end) {
         if (*p < 0x80) {
             unsigned char m = ascii_map[*p++];
             if (!m) {
-                pending_space = out->len > start;
+                pending = w > w0;
                 continue;
             }
-            if (pending_space) {
-                e = sb_buf_putc(out, ' ');
-                pending_space = 0;
+            if (pending) {
+                *w++ = ' ';
+                pending = 0;
             }
-            if (!e)
-                e = sb_buf_putc(out, (char)m);
+            *w++ = (char)m;
             continue;
         }
         utf8proc_int32_t cp;
         utf8proc_ssize_t k = utf8proc_iterate(p, end - p, &cp);
         if (k <= 0) { /* invalid byte: a separator, never an error */
             p++;
-            pending_space = out->len > start;
+            pending = w > w0;
             continue;
         }
         p += k;
@@ -84,37 +90,35 @@ enum sb_err sb_text_norm(const char *s, size_t n, struct sb_buf *out)
         utf8proc_ssize_t m = utf8proc_decompose_char(cp, dec, 32, opts, &last_bc);
         if (m < 0 || m > 32)
             m = 0;
-        for (utf8proc_ssize_t i = 0; i < m && !e; i++) {
+        /* room: each output code point takes at most 4 bytes plus a separator */
+        size_t used = (size_t)(w - out->data);
+        size_t need = (size_t)m * 5 + 2 * (size_t)(end - p) + 2;
+        if (used + need >= out->cap) {
+            out->len = used;
+            if ((e = sb_buf_reserve(out, need)) != SB_OK)
+                return e;
+            w = out->data + used;
+            w0 = out->data + start;
+        }
+        for (utf8proc_ssize_t i = 0; i < m; i++) {
             utf8proc_int32_t c = dec[i];
-            if (c < 0x80) {
-                unsigned char a = ascii_map[c];
-                if (!a) {
-                    pending_space = out->len > start;
-                    continue;
-                }
-                if (pending_space) {
-                    e = sb_buf_putc(out, ' ');
-                    pending_space = 0;
-                }
-                if (!e)
-                    e = sb_buf_putc(out, (char)a);
-            } else if (keep_cp(c)) {
-                if (pending_space) {
-                    e = sb_buf_putc(out, ' ');
-                    pending_space = 0;
-                }
-                utf8proc_uint8_t enc[4];
-                utf8proc_ssize_t el = utf8proc_encode_char(c, enc);
-                if (!e)
-                    e = sb_buf_append(out, enc, (size_t)el);
-            } else {
-                pending_space = out->len > start;
+            if (c < 0x80 ? !ascii_map[c] : !keep_cp(c)) {
+                pending = w > w0;
+                continue;
             }
+            if (pending) {
+                *w++ = ' ';
+                pending = 0;
+            }
+            if (c < 0x80)
+                *w++ = (char)ascii_map[c];
+            else
+                w += utf8proc_encode_char(c, (utf8proc_uint8_t *)w);
         }
     }
-    if (!e && out->len == start)
-        e = sb_buf_append(out, "", 0); /* make data non-NULL and NUL-terminated */
-    return e;
+    out->len = (size_t)(w - out->data);
+    out->data[out->len] = 0;
+    return SB_OK;
 }
 
 /* ---- tokens ------------------------------------------------------------------------------ */

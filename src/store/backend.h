@@ -33,8 +33,8 @@ struct sb_store_ops {
     enum sb_err (*flush)(struct sb_store *s, struct sb_errbuf *eb);
     enum sb_err (*post_insert)(struct sb_store *s, const struct sb_post *p, const char *raw,
                                size_t raw_len, int64_t *post_rowid, struct sb_errbuf *eb);
-    enum sb_err (*post_mark_deleted)(struct sb_store *s, enum sb_platform platform,
-                                     const char *id, struct sb_errbuf *eb);
+    enum sb_err (*post_mark_deleted)(struct sb_store *s, enum sb_platform platform, const char *id,
+                                     struct sb_errbuf *eb);
     enum sb_err (*decision_insert)(struct sb_store *s, int64_t post_rowid,
                                    const struct sb_decision *d, int64_t decided_at_ms,
                                    struct sb_errbuf *eb);

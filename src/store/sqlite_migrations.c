@@ -7,18 +7,20 @@
  * the PostgreSQL backend mirrors; docs/storage.md describes it. No code, data only. */
 #include "store/backend.h"
 
+/* The SQL reads as a table: keep clang-format away from it. */
+// clang-format off
 const char *const sb_store_sqlite_migrations[] = {
     /* 1: posts, decisions, stream cursors, policy versions. Times are Unix milliseconds;
      * JSON columns hold compact JSON text. */
-    "PRAGMA application_id = 1396863588;" /* 'SBrd': marks the file as a switchboard store */
+    "PRAGMA application_id = 1396863588;"    /* 'SBrd': marks the file as a switchboard store */
 
     "CREATE TABLE posts ("
     "  id                INTEGER PRIMARY KEY,"
-    "  platform          TEXT NOT NULL,"       /* sb_platform_name: mastodon | bluesky */
-    "  post_id           TEXT NOT NULL,"       /* Mastodon status id / Bluesky at:// URI */
+    "  platform          TEXT NOT NULL,"     /* sb_platform_name: mastodon | bluesky */
+    "  post_id           TEXT NOT NULL,"     /* Mastodon status id / Bluesky at:// URI */
     "  cid               TEXT,"
-    "  account           TEXT,"                /* brand account that received it */
-    "  kind              TEXT NOT NULL,"       /* mention | reply | direct | comment */
+    "  account           TEXT,"              /* brand account that received it */
+    "  kind              TEXT NOT NULL,"     /* mention | reply | direct | comment */
     "  author_id         TEXT,"
     "  author_handle     TEXT,"
     "  author_name       TEXT,"
@@ -29,7 +31,7 @@ const char *const sb_store_sqlite_migrations[] = {
     "  text              TEXT,"
     "  lang              TEXT,"
     "  url               TEXT,"
-    "  created_at        TEXT,"                /* as the platform sent it (ISO 8601) */
+    "  created_at        TEXT,"              /* as the platform sent it (ISO 8601) */
     "  created_ms        INTEGER NOT NULL DEFAULT 0,"
     "  visibility        TEXT,"
     "  thread            TEXT,"
@@ -39,10 +41,10 @@ const char *const sb_store_sqlite_migrations[] = {
     "  mentions          TEXT NOT NULL DEFAULT '[]'," /* [{\"id\":..,\"handle\":..}] */
     "  tags              TEXT NOT NULL DEFAULT '[]',"
     "  links             TEXT NOT NULL DEFAULT '[]',"
-    "  raw               TEXT,"                /* platform JSON, <= 1 MiB, for replay/diff */
+    "  raw               TEXT,"              /* platform JSON, <= 1 MiB, for replay/diff */
     "  received_at       INTEGER NOT NULL,"
     "  deleted_at        INTEGER,"
-    "  UNIQUE (platform, post_id)"             /* the dedupe key */
+    "  UNIQUE (platform, post_id)"           /* the dedupe key */
     ");"
     "CREATE INDEX posts_thread ON posts (thread);"
     "CREATE INDEX posts_author ON posts (author_id);"
@@ -50,13 +52,13 @@ const char *const sb_store_sqlite_migrations[] = {
     "CREATE TABLE decisions ("
     "  id             INTEGER PRIMARY KEY,"
     "  post_rowid     INTEGER NOT NULL REFERENCES posts (id),"
-    "  action         TEXT NOT NULL,"          /* acknowledge | move_to_private | escalate | ignore */
+    "  action         TEXT NOT NULL,"        /* acknowledge | move_to_private | escalate | ignore */
     "  reply          TEXT,"
     "  message        TEXT,"
-    "  queue          TEXT,"                   /* escalate only, else NULL */
-    "  priority       TEXT,"                   /* escalate only: urgent | high | normal | low */
+    "  queue          TEXT,"                 /* escalate only, else NULL */
+    "  priority       TEXT,"                 /* escalate only: urgent | high | normal | low */
     "  reasons        TEXT NOT NULL DEFAULT '[]',"
-    "  error          TEXT,"                   /* {code, message, file, line, traceback} */
+    "  error          TEXT,"                 /* {code, message, file, line, traceback} */
     "  policy_version TEXT,"
     "  latency_ns     INTEGER NOT NULL DEFAULT 0,"
     "  decided_at     INTEGER NOT NULL"
@@ -64,7 +66,7 @@ const char *const sb_store_sqlite_migrations[] = {
     "CREATE INDEX decisions_post ON decisions (post_rowid);"
 
     "CREATE TABLE stream_cursors ("
-    "  stream     TEXT PRIMARY KEY,"           /* e.g. bluesky:jetstream:<account> */
+    "  stream     TEXT PRIMARY KEY,"         /* e.g. bluesky:jetstream:<account> */
     "  value      INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL"
     ");"
@@ -72,11 +74,12 @@ const char *const sb_store_sqlite_migrations[] = {
     "CREATE TABLE policy_versions ("
     "  hash          TEXT PRIMARY KEY,"
     "  first_seen_at INTEGER NOT NULL,"
-    "  files         TEXT"                     /* JSON description of the policy's files */
+    "  files         TEXT"                   /* JSON description of the policy's files */
     ");",
 
     /* 2, 3, …: cases, case events, outbox, agents, sessions — append here. */
 };
+// clang-format on
 
 const int sb_store_sqlite_migrations_count =
     (int)(sizeof sb_store_sqlite_migrations / sizeof sb_store_sqlite_migrations[0]);

@@ -63,9 +63,8 @@ enum sb_err sb_store_open(const char *url, struct sb_store **out, struct sb_errb
 {
     enum sb_err e = SB_OK;
     char *path = NULL;
-    struct sb_store_config cfg = {.sync = SB_STORE_SYNC_FULL,
-                                  .busy_timeout_ms = 5000,
-                                  .batch_max = SB_STORE_BATCH_DEFAULT};
+    struct sb_store_config cfg = {
+        .sync = SB_STORE_SYNC_FULL, .busy_timeout_ms = 5000, .batch_max = SB_STORE_BATCH_DEFAULT};
 
     if (!url || !out) {
         e = sb_errf(eb, SB_ERR_INVAL, "store open: NULL argument");
@@ -142,8 +141,7 @@ enum sb_err sb_store_post_insert(struct sb_store *s, const struct sb_post *p, co
     if (!p->id || !*p->id)
         return sb_errf(eb, SB_ERR_INVAL, "store post insert: post has no id");
     if (p->platform != SB_PLATFORM_MASTODON && p->platform != SB_PLATFORM_BLUESKY)
-        return sb_errf(eb, SB_ERR_INVAL, "store post insert: post %s has no known platform",
-                       p->id);
+        return sb_errf(eb, SB_ERR_INVAL, "store post insert: post %s has no known platform", p->id);
     if (raw && raw_len > SB_STORE_RAW_MAX)
         return sb_errf(eb, SB_ERR_TOOBIG, "store post insert: raw JSON of %zu bytes exceeds %u",
                        raw_len, SB_STORE_RAW_MAX);
@@ -196,8 +194,7 @@ enum sb_err sb_store_policy_version_record(struct sb_store *s, const char *hash,
     return s->ops->policy_version_record(s, hash, files_json, eb);
 }
 
-enum sb_err sb_store_count(struct sb_store *s, const char *what, int64_t *n,
-                           struct sb_errbuf *eb)
+enum sb_err sb_store_count(struct sb_store *s, const char *what, int64_t *n, struct sb_errbuf *eb)
 {
     static const char *const names[SB_STORE_COUNT__N] = {
         [SB_STORE_COUNT_POSTS] = "posts",

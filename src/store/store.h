@@ -67,9 +67,11 @@ enum sb_err sb_store_post_insert(struct sb_store *s, const struct sb_post *p, co
 enum sb_err sb_store_post_mark_deleted(struct sb_store *s, enum sb_platform platform,
                                        const char *id, struct sb_errbuf *eb);
 
-/* Record a decision about the stored post post_rowid: action, reply, message, queue, priority,
- * reasons (as a JSON array), error (as a JSON object, or NULL), policy_version, latency_ns, and
- * decided_at_ms (Unix ms). SB_ERR_NOTFOUND when post_rowid is not a stored post. */
+/* Record a decision about the stored post post_rowid: action, reply, message, queue and
+ * priority (kept for escalate only, NULL otherwise, as in sb_decision_to_json), reasons (as a
+ * JSON array), error (as a JSON object, or NULL), policy_version, latency_ns, and decided_at_ms
+ * (Unix ms). A post may have several decisions (replays, shadow policies). SB_ERR_NOTFOUND when
+ * post_rowid is not a stored post; SB_ERR_INVAL for an out-of-range action/priority. */
 enum sb_err sb_store_decision_insert(struct sb_store *s, int64_t post_rowid,
                                      const struct sb_decision *d, int64_t decided_at_ms,
                                      struct sb_errbuf *eb);
@@ -88,8 +90,7 @@ enum sb_err sb_store_policy_version_record(struct sb_store *s, const char *hash,
 
 /* Row counts for summaries and tests. what: "posts", "decisions", "deleted" (posts marked
  * deleted), "cursors", "policy_versions"; anything else → SB_ERR_INVAL. Sees pending writes. */
-enum sb_err sb_store_count(struct sb_store *s, const char *what, int64_t *n,
-                           struct sb_errbuf *eb);
+enum sb_err sb_store_count(struct sb_store *s, const char *what, int64_t *n, struct sb_errbuf *eb);
 
 /* Schema version of the open database (the number of migrations applied). */
 int sb_store_schema_version(const struct sb_store *s);

@@ -45,6 +45,14 @@ static enum sb_err reserve(struct sb_buf *b, size_t extra)
     return SB_OK;
 }
 
+enum sb_err sb_buf_reserve(struct sb_buf *b, size_t extra)
+{
+    enum sb_err e = reserve(b, extra);
+    if (!e)
+        b->data[b->len] = 0;
+    return e;
+}
+
 enum sb_err sb_buf_append(struct sb_buf *b, const void *p, size_t n)
 {
     enum sb_err e = reserve(b, n);

@@ -15,6 +15,9 @@ struct sb_buf {
 void sb_buf_init(struct sb_buf *b, size_t max);
 void sb_buf_free(struct sb_buf *b);
 void sb_buf_reset(struct sb_buf *b);
+/* Make room for `extra` more bytes (plus the terminator) without changing len: for writers that
+ * fill data + len directly and then set len. SB_ERR_TOOBIG past max, SB_ERR_NOMEM. */
+enum sb_err sb_buf_reserve(struct sb_buf *b, size_t extra);
 /* SB_ERR_TOOBIG past max, SB_ERR_NOMEM on allocation failure; the buffer is unchanged then. */
 enum sb_err sb_buf_append(struct sb_buf *b, const void *p, size_t n);
 enum sb_err sb_buf_puts(struct sb_buf *b, const char *s);
