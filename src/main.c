@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/json_arena.h"
 
 #ifndef SB_VERSION
 #define SB_VERSION "0.1.0"
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    sb_json_arena_install();
     const char *cmd = argv[1];
     if (!strcmp(cmd, "policy"))
         return sb_cli_policy(argc - 1, argv + 1);

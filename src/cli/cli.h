@@ -20,6 +20,9 @@ int sb_cli_slurp(const char *path, struct sb_buf *b);
 struct sb_lines {
     FILE *f;
     struct sb_buf line;
+    char *rbuf; /* read buffer: lines are found with memchr, not byte by byte */
+    size_t rpos, rlen;
+    int eof;
     long lineno;
     int oversized;
     int own;

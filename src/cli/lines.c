@@ -1,5 +1,6 @@
 /* lines.c — file helpers for the CLI: whole-file reads and a bounded line reader (JSONL). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -32,6 +33,8 @@ int sb_cli_slurp(const char *path, struct sb_buf *b)
     return 0;
 }
 
+#define RBUF 65536
+
 int sb_lines_open(struct sb_lines *r, const char *path, size_t max_line)
 {
     memset(r, 0, sizeof *r);
@@ -39,34 +42,55 @@ int sb_lines_open(struct sb_lines *r, const char *path, size_t max_line)
     r->f = r->own ? fopen(path, "rb") : stdin;
     if (!r->f)
         return -1;
+    r->rbuf = malloc(RBUF);
+    if (!r->rbuf) {
+        if (r->own)
+            fclose(r->f);
+        r->f = NULL;
+        return -1;
+    }
     sb_buf_init(&r->line, max_line);
     return 0;
+}
+
+/* Refill the read buffer; 0 at end of file, -1 on error. */
+static int refill(struct sb_lines *r)
+{
+    if (r->eof)
+        return 0;
+    r->rlen = fread(r->rbuf, 1, RBUF, r->f);
+    r->rpos = 0;
+    if (r->rlen == 0) {
+        r->eof = 1;
+        return ferror(r->f) ? -1 : 0;
+    }
+    return 1;
 }
 
 int sb_lines_next(struct sb_lines *r)
 {
     sb_buf_reset(&r->line);
     r->oversized = 0;
-    int c, any = 0;
-    char tmp[4096];
-    size_t tn = 0;
-    while ((c = getc_unlocked(r->f)) != EOF) {
-        any = 1;
-        if (c == '\n')
-            break;
-        if (r->oversized)
-            continue;
-        tmp[tn++] = (char)c;
-        if (tn == sizeof tmp) {
-            if (sb_buf_append(&r->line, tmp, tn))
-                r->oversized = 1;
-            tn = 0;
+    int any = 0;
+    for (;;) {
+        if (r->rpos == r->rlen) {
+            int k = refill(r);
+            if (k < 0)
+                return -1;
+            if (k == 0)
+                break;
         }
+        const char *p = r->rbuf + r->rpos;
+        size_t avail = r->rlen - r->rpos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t take = nl ? (size_t)(nl - p) : avail;
+        any = 1;
+        if (!r->oversized && sb_buf_append(&r->line, p, take))
+            r->oversized = 1; /* keep reading to the end of the line, keep nothing */
+        r->rpos += take + (nl ? 1 : 0);
+        if (nl)
+            break;
     }
-    if (tn && !r->oversized && sb_buf_append(&r->line, tmp, tn))
-        r->oversized = 1;
-    if (ferror(r->f))
-        return -1;
     if (!any)
         return 0;
     r->lineno++;
@@ -79,6 +103,8 @@ void sb_lines_close(struct sb_lines *r)
 {
     if (r->own && r->f)
         fclose(r->f);
+    free(r->rbuf);
     sb_buf_free(&r->line);
     r->f = NULL;
+    r->rbuf = NULL;
 }

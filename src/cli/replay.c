@@ -12,6 +12,7 @@
 #include "platforms/detect.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "util/json_arena.h"
 
 #define LINE_MAX_BYTES (1u << 20)
 #define KINDS_MAX 64
@@ -111,6 +112,7 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
     json_error_t je;
     json_t *root = json_loadb(s, n, 0, &je);
     if (!root) {
+        sb_json_arena_reset();
         char msg[300];
         snprintf(msg, sizeof msg, "column %d: %s", je.column, je.text);
         line_error(r, file, lineno,
@@ -122,11 +124,13 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
     r->events++;
     if (r->parse_only) {
         json_decref(root);
+        sb_json_arena_reset();
         return;
     }
     struct sb_errbuf eb = {{0}};
     enum sb_err e = sb_platform_map_json(root, &r->ev, &eb);
     json_decref(root);
+    sb_json_arena_reset(); /* the mapper copied what it needs into the post's arena */
     if (e) {
         line_error(r, file, lineno, sb_strerror(e), eb.msg);
         return;
@@ -306,6 +310,11 @@ int sb_cli_replay(int argc, char **argv)
                                            sb_policy_files_json(r.pol), &eb);
         }
     }
+    /* One document at a time: jansson allocates from an arena reset after each line. */
+    if (sb_json_arena_begin() != 0) {
+        fprintf(stderr, "switchboard replay: out of memory\n");
+        goto done;
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = first_file; i < argc; i++) {
@@ -344,6 +353,7 @@ int sb_cli_replay(int argc, char **argv)
     summary(&r, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     rc = 0;
 done:
+    sb_json_arena_end();
     sb_store_close(r.store);
     sb_policy_free(r.pol);
     sb_event_free(&r.ev);

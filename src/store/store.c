@@ -210,3 +210,16 @@ enum sb_err sb_store_count(struct sb_store *s, const char *what, int64_t *n, str
             return s->ops->count(s, (enum sb_store_count_kind)i, n, eb);
     return sb_errf(eb, SB_ERR_INVAL, "store count: unknown table '%s'", what);
 }
+
+int64_t sb_store_key(const char *platform, const char *value)
+{
+    if (!value)
+        return 0;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = platform; p && *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ 0) * 1099511628211ull;
+    for (const char *p = value; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return (int64_t)h;
+}

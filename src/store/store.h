@@ -92,6 +92,12 @@ enum sb_err sb_store_policy_version_record(struct sb_store *s, const char *hash,
  * deleted), "cursors", "policy_versions"; anything else → SB_ERR_INVAL. Sees pending writes. */
 enum sb_err sb_store_count(struct sb_store *s, const char *what, int64_t *n, struct sb_errbuf *eb);
 
+/* The 64-bit lookup key of a text key within a platform (thread, author): FNV-1a over
+ * "platform\0value", as a signed integer for SQL. Indexes are on these keys; a lookup then
+ * compares the text, so a collision costs a row read, never a wrong answer. value may be NULL
+ * (key 0). Same function in every backend. */
+int64_t sb_store_key(const char *platform, const char *value);
+
 /* Schema version of the open database (the number of migrations applied). */
 int sb_store_schema_version(const struct sb_store *s);
 
