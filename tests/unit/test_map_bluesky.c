@@ -8,18 +8,13 @@
 #include "core/post_json.h"
 #include "platforms/bluesky/map.h"
 #include "platforms/detect.h"
+#include "fixtures.h"
 #include "t.h"
 #include "util/buf.h"
 
 static json_t *load(const char *rel)
 {
-    char path[512];
-    json_error_t jerr;
-    snprintf(path, sizeof path, "%s/bluesky/%s", SB_FIXTURES, rel);
-    json_t *j = json_load_file(path, 0, &jerr);
-    if (!j)
-        fprintf(stderr, "cannot load %s: %s\n", path, jerr.text);
-    return j;
+    return t_fixture("bluesky", rel);
 }
 
 /* Map with sb_bluesky_map_event and with the dispatcher; both must agree. */

@@ -8,6 +8,7 @@
 #include "core/post_json.h"
 #include "platforms/detect.h"
 #include "platforms/mastodon/map.h"
+#include "fixtures.h"
 #include "t.h"
 #include "util/buf.h"
 
@@ -17,13 +18,7 @@
 
 static json_t *load(const char *rel)
 {
-    char path[512];
-    json_error_t jerr;
-    snprintf(path, sizeof path, "%s/mastodon/%s", SB_FIXTURES, rel);
-    json_t *j = json_load_file(path, 0, &jerr);
-    if (!j)
-        fprintf(stderr, "cannot load %s: %s\n", path, jerr.text);
-    return j;
+    return t_fixture("mastodon", rel);
 }
 
 /* Map with sb_mastodon_map_event and, for the same input, with the dispatcher: both must
