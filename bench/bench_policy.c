@@ -96,8 +96,8 @@ int main(int argc, char **argv)
            "\"median_us\":%.3f,\"min_us\":%.3f,\"max_us\":%.3f,\"errors\":%ld,"
            "\"lua_mem_kib\":%zu,\"acknowledge\":%ld,\"move_to_private\":%ld,\"escalate\":%ld,"
            "\"ignore\":%ld,\"per_text_us\":[",
-           NT, ROUNDS, BATCH, per[ROUNDS / 2], per[0], per[ROUNDS - 1], errors,
-           st.mem_used / 1024, counts[0], counts[1], counts[2], counts[3]);
+           NT, ROUNDS, BATCH, per[ROUNDS / 2], per[0], per[ROUNDS - 1], errors, st.mem_used / 1024,
+           counts[0], counts[1], counts[2], counts[3]);
     for (size_t i = 0; i < NT; i++)
         printf("%s%.2f", i ? "," : "", each[i]);
     printf("]}\n");

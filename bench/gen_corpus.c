@@ -17,8 +17,10 @@ static const char *bodies[] = {
     "just saw your ad on the subway",
     "worst customer service ever, three weeks waiting for a refund",
     "thanks for the quick fix yesterday, great support team",
-    "where can I find the manual for the kettle? \xc2\xbf" "alguien sabe?",
-    "mi pedido lleg\xc3\xb3" " roto y nadie responde \xf0\x9f\x98\xa1",
+    "where can I find the manual for the kettle? \xc2\xbf"
+    "alguien sabe?",
+    "mi pedido lleg\xc3\xb3"
+    " roto y nadie responde \xf0\x9f\x98\xa1",
     "the app keeps crashing when I open my basket \xe2\x9c\xa8 please help",
 };
 #define NB (sizeof bodies / sizeof *bodies)
@@ -56,12 +58,13 @@ int main(int argc, char **argv)
         if (i % 4 == 3) {
             rkey(rk);
             rkey(rk2);
-            printf("{\"did\":\"%s\",\"time_us\":%lld,\"kind\":\"commit\",\"commit\":{\"rev\":\"%s\","
-                   "\"operation\":\"create\",\"collection\":\"app.bsky.feed.like\",\"rkey\":\"%s\","
-                   "\"record\":{\"$type\":\"app.bsky.feed.like\",\"createdAt\":"
-                   "\"2026-11-20T10:00:00.000Z\",\"subject\":{\"cid\":\"bafyreib%s\",\"uri\":"
-                   "\"at://%s/app.bsky.feed.post/%s\"}},\"cid\":\"bafyreia%s\"}}\n",
-                   did, t, rk, rk2, rk, brand, rk2, rk2);
+            printf(
+                "{\"did\":\"%s\",\"time_us\":%lld,\"kind\":\"commit\",\"commit\":{\"rev\":\"%s\","
+                "\"operation\":\"create\",\"collection\":\"app.bsky.feed.like\",\"rkey\":\"%s\","
+                "\"record\":{\"$type\":\"app.bsky.feed.like\",\"createdAt\":"
+                "\"2026-11-20T10:00:00.000Z\",\"subject\":{\"cid\":\"bafyreib%s\",\"uri\":"
+                "\"at://%s/app.bsky.feed.post/%s\"}},\"cid\":\"bafyreia%s\"}}\n",
+                did, t, rk, rk2, rk, brand, rk2, rk2);
             continue;
         }
         const char *body = bodies[next() % NB];

@@ -69,8 +69,7 @@ static int cmd_try(const char *dir, const char *post_path, long long now)
     }
     enum sb_err e = sb_platform_map_json(root, &ev, &eb);
     if (e) {
-        fprintf(stderr, "switchboard policy try: %s: %s: %s\n", post_path, sb_strerror(e),
-                eb.msg);
+        fprintf(stderr, "switchboard policy try: %s: %s: %s\n", post_path, sb_strerror(e), eb.msg);
         goto done;
     }
     if (ev.type == SB_EVENT_SKIP || ev.type == SB_EVENT_DELETE) {

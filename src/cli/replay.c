@@ -158,8 +158,8 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
         if (e && e != SB_ERR_NOTFOUND)
             line_error(r, file, lineno, "store", eb.msg);
         if (r->pretty)
-            printf("\n[%s] post %s deleted by its author%s\n", sb_platform_name(p->platform),
-                   p->id, e ? " (never seen here)" : ": marked deleted");
+            printf("\n[%s] post %s deleted by its author%s\n", sb_platform_name(p->platform), p->id,
+                   e ? " (never seen here)" : ": marked deleted");
         return;
     case SB_EVENT_UPDATE:
     case SB_EVENT_POST:
@@ -217,7 +217,8 @@ static void summary(struct replay *r, double secs)
     FILE *f = stderr;
     if (r->parse_only || !r->pol) {
         fprintf(f, "replay (%s only): %ld events, %ld errors, %.3f s, %.0f events/s\n",
-                r->parse_only ? "parse" : "parse+map", r->events, r->errors, secs, secs > 0 ? (double)r->events / secs : 0);
+                r->parse_only ? "parse" : "parse+map", r->events, r->errors, secs,
+                secs > 0 ? (double)r->events / secs : 0);
         return;
     }
     fprintf(f,
@@ -229,8 +230,7 @@ static void summary(struct replay *r, double secs)
         fprintf(f, " %s %ld%s", sb_action_name((enum sb_action)a), r->actions[a],
                 a + 1 < SB_ACTION__COUNT ? "," : "\n");
     if (r->policy_errors)
-        fprintf(f, "  policy errors: %ld (escalated with the error attached)\n",
-                r->policy_errors);
+        fprintf(f, "  policy errors: %ld (escalated with the error attached)\n", r->policy_errors);
     if (r->nkinds) {
         fprintf(f, "  skipped by kind:");
         for (int i = 0; i < r->nkinds; i++)
@@ -273,8 +273,7 @@ int sb_cli_replay(int argc, char **argv)
                       : !strcmp(st, "decide") ? STAGE_DECIDE
                                               : STAGE_ALL;
             r.parse_only = r.stage == STAGE_PARSE;
-        }
-        else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "switchboard replay: unknown option '%s'\n", argv[i]);
             return 2;
         } else {

@@ -20,7 +20,7 @@ struct sb_ctx {
         int64_t posts, acknowledged, cases; /* this author, last 24 h */
     } history;
     bool business_hours;
-    int64_t surge; /* 0 = normal */
+    int64_t surge;       /* 0 = normal */
     const char *case_id; /* open case on this thread, or NULL */
     const char *case_queue;
     const struct sb_queue_stat *queues;

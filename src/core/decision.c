@@ -7,8 +7,8 @@
 
 #include "util/buf.h"
 
-static const char *const action_names[SB_ACTION__COUNT] = {
-    "acknowledge", "move_to_private", "escalate", "ignore"};
+static const char *const action_names[SB_ACTION__COUNT] = {"acknowledge", "move_to_private",
+                                                           "escalate", "ignore"};
 static const char *const priority_names[SB_PRIORITY__COUNT] = {"urgent", "high", "normal", "low"};
 
 const char *sb_action_name(enum sb_action a)
@@ -74,8 +74,8 @@ enum sb_err sb_decision_add_reason(struct sb_decision *d, const char *reason)
 }
 
 enum sb_err sb_decision_set_error(struct sb_decision *d, const char *fallback_queue,
-                                  enum sb_err code, const char *message, const char *file,
-                                  int line, const char *traceback)
+                                  enum sb_err code, const char *message, const char *file, int line,
+                                  const char *traceback)
 {
     struct sb_policy_error *e = sb_arena_alloc(d->arena, sizeof *e);
     if (!e)

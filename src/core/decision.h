@@ -8,11 +8,21 @@
 #include "util/arena.h"
 #include "util/err.h"
 
-enum sb_action { SB_ACTION_ACKNOWLEDGE = 0, SB_ACTION_MOVE_TO_PRIVATE, SB_ACTION_ESCALATE,
-                 SB_ACTION_IGNORE, SB_ACTION__COUNT };
+enum sb_action {
+    SB_ACTION_ACKNOWLEDGE = 0,
+    SB_ACTION_MOVE_TO_PRIVATE,
+    SB_ACTION_ESCALATE,
+    SB_ACTION_IGNORE,
+    SB_ACTION__COUNT
+};
 
-enum sb_priority { SB_PRIORITY_URGENT = 0, SB_PRIORITY_HIGH, SB_PRIORITY_NORMAL,
-                   SB_PRIORITY_LOW, SB_PRIORITY__COUNT };
+enum sb_priority {
+    SB_PRIORITY_URGENT = 0,
+    SB_PRIORITY_HIGH,
+    SB_PRIORITY_NORMAL,
+    SB_PRIORITY_LOW,
+    SB_PRIORITY__COUNT
+};
 
 #define SB_DECISION_REASONS_MAX 16
 
@@ -33,8 +43,8 @@ struct sb_decision {
     enum sb_priority priority;
     const char *reasons[SB_DECISION_REASONS_MAX];
     int n_reasons;
-    const char *policy_version; /* hex hash of the policy directory's sources */
-    int64_t latency_ns;         /* wall time of the policy call, post table included */
+    const char *policy_version;    /* hex hash of the policy directory's sources */
+    int64_t latency_ns;            /* wall time of the policy call, post table included */
     struct sb_policy_error *error; /* non-NULL when the policy failed */
     struct sb_arena *arena;
 };
@@ -54,8 +64,8 @@ enum sb_err sb_decision_add_reason(struct sb_decision *d, const char *reason);
 /* Turn d into the failure escalation: action escalate, queue "policy-errors" unless the
  * caller's fallback queue is given, priority high, error attached (strings copied). */
 enum sb_err sb_decision_set_error(struct sb_decision *d, const char *fallback_queue,
-                                  enum sb_err code, const char *message, const char *file,
-                                  int line, const char *traceback);
+                                  enum sb_err code, const char *message, const char *file, int line,
+                                  const char *traceback);
 
 struct sb_buf;
 /* Append the decision as one JSON object: action, reply, message, queue, priority, reasons,

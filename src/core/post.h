@@ -39,18 +39,18 @@ struct sb_author {
 struct sb_post {
     enum sb_platform platform;
     enum sb_post_kind kind;
-    const char *id;          /* Mastodon status id; Bluesky at:// URI */
-    const char *cid;         /* Bluesky record CID (for strong refs); NULL elsewhere */
-    const char *account;     /* brand account that received it; may be NULL */
-    const char *text;        /* plain text: HTML removed, entities decoded, valid UTF-8 */
-    const char *lang;        /* ISO 639-1 or NULL */
-    const char *url;         /* public URL or NULL */
-    const char *created_at;  /* ISO 8601 */
-    int64_t created_ms;      /* created_at as Unix ms, 0 when unparseable */
-    const char *visibility;  /* public|unlisted|private|direct */
-    const char *thread;      /* root post id of the conversation (own id if a root) */
-    const char *thread_cid;  /* Bluesky root CID */
-    const char *in_reply_to; /* parent post id or NULL */
+    const char *id;              /* Mastodon status id; Bluesky at:// URI */
+    const char *cid;             /* Bluesky record CID (for strong refs); NULL elsewhere */
+    const char *account;         /* brand account that received it; may be NULL */
+    const char *text;            /* plain text: HTML removed, entities decoded, valid UTF-8 */
+    const char *lang;            /* ISO 639-1 or NULL */
+    const char *url;             /* public URL or NULL */
+    const char *created_at;      /* ISO 8601 */
+    int64_t created_ms;          /* created_at as Unix ms, 0 when unparseable */
+    const char *visibility;      /* public|unlisted|private|direct */
+    const char *thread;          /* root post id of the conversation (own id if a root) */
+    const char *thread_cid;      /* Bluesky root CID */
+    const char *in_reply_to;     /* parent post id or NULL */
     const char *in_reply_to_cid; /* Bluesky parent CID */
     struct sb_mention *mentions;
     size_t n_mentions;

@@ -16,7 +16,8 @@ static enum sb_err put_user(struct sb_buf *out, const char *v)
 {
     size_t n = strlen(v);
     /* n bytes hold at most n clusters: only long values need counting */
-    size_t cut = n <= SB_TEMPLATE_FIELD_MAX ? n : sb_utf8_grapheme_prefix(v, n, SB_TEMPLATE_FIELD_MAX);
+    size_t cut =
+        n <= SB_TEMPLATE_FIELD_MAX ? n : sb_utf8_grapheme_prefix(v, n, SB_TEMPLATE_FIELD_MAX);
     enum sb_err e = SB_OK;
     const unsigned char *p = (const unsigned char *)v, *end = p + cut;
     while (p < end && !e) {
@@ -119,10 +120,9 @@ enum sb_err sb_template_render(const char *tpl, size_t n, const struct sb_post *
         int user, ok;
         const char *v = field_value(tpl + fs, fl, p, vars, nvars, &user, &ok);
         if (!ok)
-            return sb_errf(eb, SB_ERR_INVAL, "template: unknown field '%.*s'", (int)fl,
-                           tpl + fs);
-        if (bar && (!*v || (fl == 11 && !memcmp(tpl + fs, "author.name", 11) &&
-                            !p->author.name && !p->author.handle))) {
+            return sb_errf(eb, SB_ERR_INVAL, "template: unknown field '%.*s'", (int)fl, tpl + fs);
+        if (bar && (!*v || (fl == 11 && !memcmp(tpl + fs, "author.name", 11) && !p->author.name &&
+                            !p->author.handle))) {
             const char *fb = bar + 1;
             while (fb < tpl + fe && *fb == ' ')
                 fb++;
@@ -163,8 +163,8 @@ enum sb_err sb_template_fit(struct sb_buf *b, size_t from, enum sb_platform pl)
     size_t count = by_g ? sb_utf8_graphemes(s, n) : sb_utf8_codepoints(s, n);
     if (count <= limit)
         return SB_OK;
-    size_t keep = by_g ? sb_utf8_grapheme_prefix(s, n, limit - 1)
-                       : sb_utf8_codepoint_prefix(s, n, limit - 1);
+    size_t keep =
+        by_g ? sb_utf8_grapheme_prefix(s, n, limit - 1) : sb_utf8_codepoint_prefix(s, n, limit - 1);
     while (keep > 0 && s[keep - 1] == ' ')
         keep--;
     b->len = from + keep;

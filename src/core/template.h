@@ -20,8 +20,8 @@ struct sb_tmpl_var {
 
 /* Render tpl[0..n) into out (appended). Fields: author.{name,handle,id}, post.{platform,lang,
  * kind,url,id}, or a key of vars; "{{field|fallback}}" uses the fallback text when the field
- * is empty (or, for author.name, unknown: otherwise it reads "friend"). An unknown field or an unclosed "{{" is SB_ERR_INVAL with
- * the field named in eb. */
+ * is empty (or, for author.name, unknown: otherwise it reads "friend"). An unknown field or an
+ * unclosed "{{" is SB_ERR_INVAL with the field named in eb. */
 enum sb_err sb_template_render(const char *tpl, size_t n, const struct sb_post *p,
                                const struct sb_tmpl_var *vars, size_t nvars, struct sb_buf *out,
                                struct sb_errbuf *eb);

@@ -245,8 +245,8 @@ static const struct builder builders[] = {
      B(K_QUEUE) | B(K_PRIORITY) | B(K_REPLY) | B(K_REASON) | B(K_VARS), B(K_QUEUE)},
     {"ignore", "reason", B(K_REASON), 0},
 };
-static const char *const key_names[K__COUNT] = {"reply", "message", "queue",
-                                                "priority", "reason", "vars"};
+static const char *const key_names[K__COUNT] = {"reply",    "message", "queue",
+                                                "priority", "reason",  "vars"};
 
 #define VARS_MAX 16
 
@@ -307,8 +307,7 @@ static int l_build(lua_State *L)
                           b->action);
     lua_settop(L, 1);
     if (lua_getmetatable(L, 1))
-        return luaL_error(L, "%s: the table must be a plain table (it has a metatable)",
-                          b->action);
+        return luaL_error(L, "%s: the table must be a plain table (it has a metatable)", b->action);
     if (!pol->post || !pol->dec)
         return luaL_error(L, "%s can only be used inside the decide function", b->action);
     struct sb_decision *d = pol->dec;
@@ -330,8 +329,7 @@ static int l_build(lua_State *L)
         if (key < 0 || !(b->fields & B(key))) {
             if (!k)
                 return luaL_error(L, "%s: unexpected non-string key", b->action);
-            return luaL_error(L, "%s: unknown field '%s' (allowed: %s)", b->action, k,
-                              b->allowed);
+            return luaL_error(L, "%s: unknown field '%s' (allowed: %s)", b->action, k, b->allowed);
         }
         seen |= B(key);
         int vt = lua_type(L, -1);
@@ -365,15 +363,13 @@ static int l_build(lua_State *L)
                 int rt = lua_gettop(L);
                 for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, rt); i <= n; i++) {
                     if (lua_rawgeti(L, rt, i) != LUA_TSTRING)
-                        return luaL_error(L, "%s: reason[%d] must be a string", b->action,
-                                          (int)i);
+                        return luaL_error(L, "%s: reason[%d] must be a string", b->action, (int)i);
                     if (r->n_reasons < SB_DECISION_REASONS_MAX)
                         r->reasons[r->n_reasons++] = arena_copy(L, d, -1);
                     lua_pop(L, 1);
                 }
             } else {
-                return luaL_error(L, "%s: reason must be a string or a list of strings",
-                                  b->action);
+                return luaL_error(L, "%s: reason must be a string or a list of strings", b->action);
             }
             break;
         case K_VARS:
@@ -449,10 +445,10 @@ void sb_api_open(lua_State *L, int g)
         lua_setfield(L, g, builders[i].action);
     }
 
-    static const luaL_Reg fns[] = {
-        {"norm", l_norm},           {"contains", l_contains}, {"sentiment", l_sentiment},
-        {"urgency", l_urgency},     {"random", l_random},     {"log", l_log},
-        {"words", l_words},         {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"norm", l_norm},           {"contains", l_contains},
+                                   {"sentiment", l_sentiment}, {"urgency", l_urgency},
+                                   {"random", l_random},       {"log", l_log},
+                                   {"words", l_words},         {NULL, NULL}};
     luaL_newlib(L, fns);
     sb_sandbox_readonly(L, -1, "sb");
     lua_setfield(L, g, "sb");

@@ -83,15 +83,15 @@ struct sb_policy {
     const struct sb_post *post;
     const struct sb_ctx *ctx;
     uint64_t rng;
-    struct sb_buf log; /* sb.log lines of this call, '\n'-separated */
+    struct sb_buf log;       /* sb.log lines of this call, '\n'-separated */
     struct sb_decision *dec; /* the decision being filled (builders write into its arena) */
     struct sb_built built[SB_BUILT_MAX];
     int n_built;
     const char *keys[K__COUNT];
     struct sb_buf render;
     void *post_ud, *ctx_ud, *author_ud; /* the persistent views, re-armed each call */
-    const char *fkeys[32];      /* interned field names of the views (post_lua.c) */
-    uint64_t slot_gen[32];      /* per field: the call generation its cached value is for */
+    const char *fkeys[32];              /* interned field names of the views (post_lua.c) */
+    uint64_t slot_gen[32];              /* per field: the call generation its cached value is for */
 
     /* text cache: the last string tokenized, its normalization and tokens */
     struct sb_buf tok_src, tok_norm;

@@ -21,11 +21,11 @@
 struct sb_policy;
 
 struct sb_policy_opts {
-    long long instr_budget;  /* VM instructions per call (0 = 1,000,000) */
-    int64_t time_budget_ns;  /* wall time per call (0 = 50 ms) */
-    size_t mem_cap;          /* bytes for the whole Lua state (0 = 16 MiB) */
+    long long instr_budget;   /* VM instructions per call (0 = 1,000,000) */
+    int64_t time_budget_ns;   /* wall time per call (0 = 50 ms) */
+    size_t mem_cap;           /* bytes for the whole Lua state (0 = 16 MiB) */
     long long pattern_budget; /* pattern-matching steps per call (0 = 1,000,000) */
-    const char *error_queue; /* queue for failed decisions (NULL = "policy-errors") */
+    const char *error_queue;  /* queue for failed decisions (NULL = "policy-errors") */
 };
 
 /* Load DIR (borrowed). On failure returns the error, fills eb, and *out stays NULL.

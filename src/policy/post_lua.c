@@ -19,19 +19,42 @@ struct ud {
 
 /* Every field name of the three views; the order is the slot index in pol->fkeys. */
 enum field {
-    F_ID, F_PLATFORM, F_ACCOUNT, F_KIND, F_TEXT, F_LANG, F_URL, F_CREATED_AT, F_VISIBILITY,
-    F_THREAD, F_IN_REPLY_TO, F_MENTIONS, F_TAGS, F_LINKS, F_AUTHOR,
+    F_ID,
+    F_PLATFORM,
+    F_ACCOUNT,
+    F_KIND,
+    F_TEXT,
+    F_LANG,
+    F_URL,
+    F_CREATED_AT,
+    F_VISIBILITY,
+    F_THREAD,
+    F_IN_REPLY_TO,
+    F_MENTIONS,
+    F_TAGS,
+    F_LINKS,
+    F_AUTHOR,
     /* author */
-    F_HANDLE, F_NAME, F_FOLLOWERS, F_VERIFIED, F_BOT,
+    F_HANDLE,
+    F_NAME,
+    F_FOLLOWERS,
+    F_VERIFIED,
+    F_BOT,
     /* ctx */
-    F_NOW, F_BUSINESS_HOURS, F_SURGE, F_CASE, F_HISTORY, F_QUEUES,
+    F_NOW,
+    F_BUSINESS_HOURS,
+    F_SURGE,
+    F_CASE,
+    F_HISTORY,
+    F_QUEUES,
     F__COUNT
 };
 static const char *const field_names[F__COUNT] = {
-    "id", "platform", "account", "kind", "text", "lang", "url", "created_at", "visibility",
-    "thread", "in_reply_to", "mentions", "tags", "links", "author", "handle", "name",
-    "followers", "verified", "bot", "now", "business_hours", "surge", "case", "history",
-    "queues"};
+    "id",       "platform",   "account",    "kind",           "text",        "lang",
+    "url",      "created_at", "visibility", "thread",         "in_reply_to", "mentions",
+    "tags",     "links",      "author",     "handle",         "name",        "followers",
+    "verified", "bot",        "now",        "business_hours", "surge",       "case",
+    "history",  "queues"};
 
 /* __index is reachable only through these metatables (hidden by __metatable), so argument 1
  * is one of our views; the identity check guards against a copied __index. */
@@ -106,14 +129,25 @@ static int author_index(lua_State *L)
     check_live(L, pol->author_ud, "post.author");
     const struct sb_author *a = &pol->post->author;
     switch (field_of(L, pol, F_HANDLE, F_BOT + 1, "post.author")) {
-    case F_ID: return push_str(L, a->id);
-    case F_HANDLE: return push_str(L, a->handle);
-    case F_NAME: return push_str(L, a->name ? a->name : a->handle);
-    case F_FOLLOWERS: lua_pushinteger(L, a->followers); return 1;
-    case F_VERIFIED: lua_pushboolean(L, a->verified); return 1;
-    case F_BOT: lua_pushboolean(L, a->bot); return 1;
-    case F_CREATED_AT: return push_str(L, a->created_at);
-    default: return 0;
+    case F_ID:
+        return push_str(L, a->id);
+    case F_HANDLE:
+        return push_str(L, a->handle);
+    case F_NAME:
+        return push_str(L, a->name ? a->name : a->handle);
+    case F_FOLLOWERS:
+        lua_pushinteger(L, a->followers);
+        return 1;
+    case F_VERIFIED:
+        lua_pushboolean(L, a->verified);
+        return 1;
+    case F_BOT:
+        lua_pushboolean(L, a->bot);
+        return 1;
+    case F_CREATED_AT:
+        return push_str(L, a->created_at);
+    default:
+        return 0;
     }
 }
 
@@ -124,25 +158,44 @@ static int post_index(lua_State *L)
     const struct sb_post *p = pol->post;
     int f = field_of(L, pol, F_ID, F_AUTHOR + 1, "post");
     switch (f) {
-    case F_ID: return push_str(L, p->id);
-    case F_PLATFORM: return push_str(L, sb_platform_name(p->platform));
-    case F_ACCOUNT: return push_str(L, p->account);
-    case F_KIND: return push_str(L, sb_post_kind_name(p->kind));
-    case F_LANG: return push_str(L, p->lang);
-    case F_URL: return push_str(L, p->url);
-    case F_CREATED_AT: return push_str(L, p->created_at);
-    case F_VISIBILITY: return push_str(L, p->visibility ? p->visibility : "public");
-    case F_THREAD: return push_str(L, p->thread ? p->thread : p->id);
-    case F_IN_REPLY_TO: return push_str(L, p->in_reply_to);
-    case F_AUTHOR: lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_author); return 1;
-    default: break;
+    case F_ID:
+        return push_str(L, p->id);
+    case F_PLATFORM:
+        return push_str(L, sb_platform_name(p->platform));
+    case F_ACCOUNT:
+        return push_str(L, p->account);
+    case F_KIND:
+        return push_str(L, sb_post_kind_name(p->kind));
+    case F_LANG:
+        return push_str(L, p->lang);
+    case F_URL:
+        return push_str(L, p->url);
+    case F_CREATED_AT:
+        return push_str(L, p->created_at);
+    case F_VISIBILITY:
+        return push_str(L, p->visibility ? p->visibility : "public");
+    case F_THREAD:
+        return push_str(L, p->thread ? p->thread : p->id);
+    case F_IN_REPLY_TO:
+        return push_str(L, p->in_reply_to);
+    case F_AUTHOR:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_author);
+        return 1;
+    default:
+        break;
     }
     if (slot_get(L, pol, f))
         return 1;
     switch (f) {
-    case F_TEXT: push_str(L, p->text ? p->text : ""); break;
-    case F_TAGS: push_strlist(L, p->tags, p->n_tags); break;
-    case F_LINKS: push_strlist(L, p->links, p->n_links); break;
+    case F_TEXT:
+        push_str(L, p->text ? p->text : "");
+        break;
+    case F_TAGS:
+        push_strlist(L, p->tags, p->n_tags);
+        break;
+    case F_LINKS:
+        push_strlist(L, p->links, p->n_links);
+        break;
     case F_MENTIONS:
         lua_createtable(L, (int)p->n_mentions, 0);
         for (size_t i = 0; i < p->n_mentions; i++) {
@@ -154,7 +207,8 @@ static int post_index(lua_State *L)
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         break;
-    default: return 0;
+    default:
+        return 0;
     }
     return slot_put(L, pol, f);
 }
@@ -166,10 +220,17 @@ static int ctx_index(lua_State *L)
     const struct sb_ctx *c = pol->ctx;
     int f = field_of(L, pol, F_NOW, F_QUEUES + 1, "ctx");
     switch (f) {
-    case F_NOW: lua_pushinteger(L, c->now); return 1;
-    case F_BUSINESS_HOURS: lua_pushboolean(L, c->business_hours); return 1;
-    case F_SURGE: lua_pushinteger(L, c->surge); return 1;
-    default: break;
+    case F_NOW:
+        lua_pushinteger(L, c->now);
+        return 1;
+    case F_BUSINESS_HOURS:
+        lua_pushboolean(L, c->business_hours);
+        return 1;
+    case F_SURGE:
+        lua_pushinteger(L, c->surge);
+        return 1;
+    default:
+        break;
     }
     if (slot_get(L, pol, f))
         return 1;
@@ -208,7 +269,8 @@ static int ctx_index(lua_State *L)
             lua_setfield(L, -2, q->name);
         }
         break;
-    default: return 0;
+    default:
+        return 0;
     }
     return slot_put(L, pol, f);
 }

@@ -170,7 +170,9 @@ enum sb_err sb_sandbox_call(struct sb_policy *pol, int nargs, int nresults, long
         } else {
             const char *m = lua_tostring(L, -1);
             snprintf(err->message, sizeof err->message, "%s",
-                     m ? m : st == LUA_ERRMEM ? "not enough memory" : "error in error handling");
+                     m                  ? m
+                     : st == LUA_ERRMEM ? "not enough memory"
+                                        : "error in error handling");
         }
         if (code == SB_ERR_BUDGET && !strstr(err->message, "budget"))
             snprintf(err->message, sizeof err->message, "instruction/time budget exceeded");
@@ -445,20 +447,20 @@ static void copy_lib(lua_State *L, int lib, const char *const *names)
 }
 
 static const char *const base_names[] = {
-    "assert", "error",    "ipairs",   "next",     "pairs",  "pcall", "select", "tonumber",
-    "tostring", "type",   "xpcall",   "rawequal", "rawlen", "rawget", "getmetatable", "_VERSION",
-    NULL};
+    "assert", "error",    "ipairs",       "next",     "pairs",  "pcall",
+    "select", "tonumber", "tostring",     "type",     "xpcall", "rawequal",
+    "rawlen", "rawget",   "getmetatable", "_VERSION", NULL};
 static const char *const string_names[] = {
-    "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower", "match", "rep",
-    "reverse", "sub", "upper", "pack", "packsize", "unpack", NULL};
-static const char *const table_names[] = {"concat", "insert", "move", "pack", "remove",
-                                          "sort", "unpack", NULL};
+    "byte", "char",    "find", "format", "gmatch", "gsub",     "len",    "lower", "match",
+    "rep",  "reverse", "sub",  "upper",  "pack",   "packsize", "unpack", NULL};
+static const char *const table_names[] = {"concat", "insert", "move",   "pack",
+                                          "remove", "sort",   "unpack", NULL};
 static const char *const math_names[] = {
-    "abs", "ceil", "cos", "deg", "exp", "floor", "fmod", "huge", "log", "max", "maxinteger",
-    "min", "mininteger", "modf", "pi", "rad", "sin", "sqrt", "tan", "tointeger", "type", "ult",
-    "atan", "asin", "acos", NULL};
-static const char *const utf8_names[] = {"char", "charpattern", "codes", "codepoint", "len",
-                                         "offset", NULL};
+    "abs", "ceil",       "cos",  "deg",        "exp",  "floor", "fmod", "huge", "log",
+    "max", "maxinteger", "min",  "mininteger", "modf", "pi",    "rad",  "sin",  "sqrt",
+    "tan", "tointeger",  "type", "ult",        "atan", "asin",  "acos", NULL};
+static const char *const utf8_names[] = {"char", "charpattern", "codes", "codepoint",
+                                         "len",  "offset",      NULL};
 
 enum sb_err sb_sandbox_new(struct sb_policy *pol, struct sb_errbuf *eb)
 {

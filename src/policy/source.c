@@ -1,6 +1,6 @@
 /* source.c — reads a policy directory into memory once: every .lua file and every word list
- * (the .txt files under words/), sorted by path, hashed into the policy version. Calls never touch the disk.
- * Bounded: 1000 files, 8 MiB in all, 8 levels deep; symlinks and dot-files are skipped so
+ * (the .txt files under words/), sorted by path, hashed into the policy version. Calls never touch
+ * the disk. Bounded: 1000 files, 8 MiB in all, 8 levels deep; symlinks and dot-files are skipped so
  * `require` can never reach outside the directory. */
 #include <dirent.h>
 #include <errno.h>
@@ -29,8 +29,7 @@ static enum sb_err add_file(struct sb_src *src, const char *full, const char *re
                             struct sb_errbuf *eb)
 {
     if (src->n >= SRC_FILES_MAX)
-        return sb_errf(eb, SB_ERR_TOOBIG, "policy directory has more than %d files",
-                       SRC_FILES_MAX);
+        return sb_errf(eb, SB_ERR_TOOBIG, "policy directory has more than %d files", SRC_FILES_MAX);
     FILE *f = fopen(full, "rb");
     if (!f)
         return sb_errf(eb, SB_ERR_IO, "%s: %s", full, strerror(errno));

@@ -44,7 +44,8 @@ static const char prelude[] =
     "    history = { posts = 0, acknowledged = 0, cases = 0 }, queues = {} }, t)\n"
     "end\n"
     "function decide(p, c)\n"
-    "  if type(p) ~= 'table' then error('decide(post [, ctx]): build the post with post{...}', 2) end\n"
+    "  if type(p) ~= 'table' then error('decide(post [, ctx]): build the post with post{...}', 2) "
+    "end\n"
     "  return decide_raw(p, c or ctx())\n"
     "end\n"
     "function expect(cond, msg)\n"
@@ -52,12 +53,14 @@ static const char prelude[] =
     "end\n"
     "function expect_eq(got, want, msg)\n"
     "  if got ~= want then\n"
-    "    error(fmt('%sexpected %s, got %s', msg and (msg .. ': ') or '', show(want), show(got)), 2)\n"
+    "    error(fmt('%sexpected %s, got %s', msg and (msg .. ': ') or '', show(want), show(got)), "
+    "2)\n"
     "  end\n"
     "end\n"
     "function expect_match(s, pat, msg)\n"
     "  if type(s) ~= 'string' or not string.find(s, pat) then\n"
-    "    error(fmt('%sexpected %s to match %s', msg and (msg .. ': ') or '', show(s), show(pat)), 2)\n"
+    "    error(fmt('%sexpected %s to match %s', msg and (msg .. ': ') or '', show(s), show(pat)), "
+    "2)\n"
     "  end\n"
     "end\n"
     "function expect_has_reason(d, sub, msg)\n"
@@ -169,7 +172,7 @@ static void post_from_table(lua_State *L, int t, struct sb_post *p)
         au->name = opt_str(L, at, "name", a);
         au->created_at = opt_str(L, at, "created_at", a);
         lua_getfield(L, at, "followers");
-        au->followers = lua_isinteger(L, -1) ? lua_tointeger(L, -1)
+        au->followers = lua_isinteger(L, -1)  ? lua_tointeger(L, -1)
                         : lua_isnumber(L, -1) ? (int64_t)lua_tonumber(L, -1)
                                               : -1;
         lua_getfield(L, at, "verified");

@@ -185,16 +185,16 @@ enum sb_err sb_tokens_split(struct sb_tokens *t, const char *norm, size_t n)
 /* ---- phrase lists ------------------------------------------------------------------------ */
 
 struct phrase {
-    const char *orig;  /* as written in the list */
-    const char *norm;  /* normalized, tokens separated by single spaces */
+    const char *orig; /* as written in the list */
+    const char *norm; /* normalized, tokens separated by single spaces */
     uint32_t ntok;
-    uint64_t *hashes;  /* per token */
+    uint64_t *hashes; /* per token */
     uint32_t *lens;
 };
 
 struct slot {
-    uint64_t hash; /* first-token hash; 0 = empty */
-    uint64_t mask; /* index table: lists having a phrase starting with this token */
+    uint64_t hash;         /* first-token hash; 0 = empty */
+    uint64_t mask;         /* index table: lists having a phrase starting with this token */
     uint32_t first, count; /* list table: range in `order` */
 };
 
@@ -374,8 +374,8 @@ enum sb_err sb_wordlist_load_text(struct sb_wordlist *wl, const char *text, size
             b--;
         if (b > a) {
             if (!sb_utf8_valid(text + a, b - a))
-                return sb_errf(eb, SB_ERR_UTF8, "word list '%s' line %zu: invalid UTF-8",
-                               wl->name, lineno);
+                return sb_errf(eb, SB_ERR_UTF8, "word list '%s' line %zu: invalid UTF-8", wl->name,
+                               lineno);
             enum sb_err e = sb_wordlist_add(wl, text + a, b - a);
             if (e)
                 return sb_errf(eb, e, "word list '%s' line %zu: %s", wl->name, lineno,
@@ -496,35 +496,43 @@ struct lex {
     signed char v;
 };
 static const struct lex lexicon[] = {
-    {"love", 3}, {"loved", 3}, {"loving", 2}, {"awesome", 3}, {"amazing", 3}, {"excellent", 3},
-    {"fantastic", 3}, {"great", 2}, {"good", 2}, {"nice", 2}, {"happy", 2}, {"glad", 2},
-    {"thanks", 2}, {"thank", 2}, {"thx", 2}, {"grateful", 2}, {"appreciate", 2},
-    {"perfect", 3}, {"best", 3}, {"brilliant", 3}, {"wonderful", 3}, {"helpful", 2},
-    {"quick", 1}, {"fast", 1}, {"easy", 1}, {"recommend", 2}, {"impressed", 2}, {"kudos", 2},
-    {"well", 1}, {"superb", 3}, {"delighted", 3}, {"pleased", 2}, {"smooth", 1}, {"works", 1},
-    {"fixed", 1}, {"solved", 2}, {"resolved", 1}, {"lovely", 2}, {"cool", 1}, {"yay", 2},
-    {"gracias", 2}, {"merci", 2}, {"danke", 2},
-    {"bad", -2}, {"terrible", -3}, {"awful", -3}, {"horrible", -3}, {"worst", -3},
-    {"hate", -3}, {"hated", -3}, {"angry", -3}, {"furious", -3}, {"annoyed", -2},
-    {"annoying", -2}, {"frustrated", -2}, {"frustrating", -2}, {"disappointed", -2},
-    {"disappointing", -2}, {"useless", -3}, {"broken", -2}, {"broke", -2}, {"late", -1},
-    {"delayed", -2}, {"delay", -1}, {"missing", -2}, {"lost", -2}, {"never", -1},
-    {"nobody", -2}, {"ignored", -2}, {"ignoring", -2}, {"unacceptable", -3}, {"ridiculous", -3},
-    {"joke", -2}, {"scam", -3}, {"fraud", -3}, {"rip", -1}, {"refund", -1}, {"wrong", -2},
-    {"damaged", -2}, {"defective", -2}, {"faulty", -2}, {"fail", -2}, {"failed", -2},
-    {"failure", -2}, {"error", -1}, {"problem", -1}, {"issue", -1}, {"poor", -2},
-    {"rude", -3}, {"slow", -1}, {"waiting", -1}, {"waited", -1}, {"still", -1}, {"cancel", -1},
-    {"cancelled", -1}, {"crap", -3}, {"sucks", -3}, {"shit", -3}, {"wtf", -3}, {"sad", -2},
-    {"upset", -2}, {"worse", -2}, {"complaint", -2}, {"complain", -2}, {"stuck", -1},
-    {"charged", -1}, {"overcharged", -3}, {"stolen", -3}, {"unhappy", -2}, {"pathetic", -3},
-    {"disgusting", -3}, {"incompetent", -3}, {"nightmare", -3}, {"garbage", -3},
-    {"malo", -2}, {"nul", -2}, {"schlecht", -2},
+    {"love", 3},          {"loved", 3},          {"loving", 2},        {"awesome", 3},
+    {"amazing", 3},       {"excellent", 3},      {"fantastic", 3},     {"great", 2},
+    {"good", 2},          {"nice", 2},           {"happy", 2},         {"glad", 2},
+    {"thanks", 2},        {"thank", 2},          {"thx", 2},           {"grateful", 2},
+    {"appreciate", 2},    {"perfect", 3},        {"best", 3},          {"brilliant", 3},
+    {"wonderful", 3},     {"helpful", 2},        {"quick", 1},         {"fast", 1},
+    {"easy", 1},          {"recommend", 2},      {"impressed", 2},     {"kudos", 2},
+    {"well", 1},          {"superb", 3},         {"delighted", 3},     {"pleased", 2},
+    {"smooth", 1},        {"works", 1},          {"fixed", 1},         {"solved", 2},
+    {"resolved", 1},      {"lovely", 2},         {"cool", 1},          {"yay", 2},
+    {"gracias", 2},       {"merci", 2},          {"danke", 2},         {"bad", -2},
+    {"terrible", -3},     {"awful", -3},         {"horrible", -3},     {"worst", -3},
+    {"hate", -3},         {"hated", -3},         {"angry", -3},        {"furious", -3},
+    {"annoyed", -2},      {"annoying", -2},      {"frustrated", -2},   {"frustrating", -2},
+    {"disappointed", -2}, {"disappointing", -2}, {"useless", -3},      {"broken", -2},
+    {"broke", -2},        {"late", -1},          {"delayed", -2},      {"delay", -1},
+    {"missing", -2},      {"lost", -2},          {"never", -1},        {"nobody", -2},
+    {"ignored", -2},      {"ignoring", -2},      {"unacceptable", -3}, {"ridiculous", -3},
+    {"joke", -2},         {"scam", -3},          {"fraud", -3},        {"rip", -1},
+    {"refund", -1},       {"wrong", -2},         {"damaged", -2},      {"defective", -2},
+    {"faulty", -2},       {"fail", -2},          {"failed", -2},       {"failure", -2},
+    {"error", -1},        {"problem", -1},       {"issue", -1},        {"poor", -2},
+    {"rude", -3},         {"slow", -1},          {"waiting", -1},      {"waited", -1},
+    {"still", -1},        {"cancel", -1},        {"cancelled", -1},    {"crap", -3},
+    {"sucks", -3},        {"shit", -3},          {"wtf", -3},          {"sad", -2},
+    {"upset", -2},        {"worse", -2},         {"complaint", -2},    {"complain", -2},
+    {"stuck", -1},        {"charged", -1},       {"overcharged", -3},  {"stolen", -3},
+    {"unhappy", -2},      {"pathetic", -3},      {"disgusting", -3},   {"incompetent", -3},
+    {"nightmare", -3},    {"garbage", -3},       {"malo", -2},         {"nul", -2},
+    {"schlecht", -2},
 };
 #define LEX_N (sizeof lexicon / sizeof lexicon[0])
 
-static const char *const negators[] = {"not", "no", "never", "t", "cannot", "without", "nor",
-                                       "hardly", "isnt", "dont", "didnt", "wasnt", "doesnt"};
-static const char *const boosters[] = {"very", "really", "so", "extremely", "totally",
+static const char *const negators[] = {"not",     "no",    "never",  "t",    "cannot",
+                                       "without", "nor",   "hardly", "isnt", "dont",
+                                       "didnt",   "wasnt", "doesnt"};
+static const char *const boosters[] = {"very",       "really",     "so",    "extremely", "totally",
                                        "absolutely", "completely", "super", "incredibly"};
 
 static struct slot lex_tab[512];
@@ -601,11 +609,11 @@ double sb_text_sentiment(const char *raw, size_t n, const struct sb_tokens *t)
 /* Strong cues say "act now" by themselves; weak cues only add up (a customer who is "still
  * waiting" is not an emergency on that alone). */
 static const char *const urgent_strong[] = {
-    "urgent", "urgently", "asap", "immediately", "emergency", "fire", "smoke", "danger",
-    "dangerous", "injured", "hurt", "stolen", "hacked", "sos", "critical", "deadline"};
-static const char *const urgent_weak[] = {"now", "today", "tonight", "help", "please", "still",
-                                          "again", "days", "weeks", "hours", "waiting",
-                                          "nobody", "locked"};
+    "urgent",    "urgently", "asap", "immediately", "emergency", "fire", "smoke",    "danger",
+    "dangerous", "injured",  "hurt", "stolen",      "hacked",    "sos",  "critical", "deadline"};
+static const char *const urgent_weak[] = {"now",     "today",  "tonight", "help",  "please",
+                                          "still",   "again",  "days",    "weeks", "hours",
+                                          "waiting", "nobody", "locked"};
 
 double sb_text_urgency(const char *raw, size_t n, const struct sb_tokens *t)
 {
@@ -622,4 +630,3 @@ double sb_text_urgency(const char *raw, size_t n, const struct sb_tokens *t)
         u += 0.3;
     return u > 1 ? 1 : u;
 }
-

@@ -11,7 +11,7 @@ struct block {
 };
 
 struct sb_arena {
-    struct block *head;  /* current block; first block is at the tail */
+    struct block *head; /* current block; first block is at the tail */
     size_t max, total;
 };
 

@@ -102,11 +102,21 @@ enum sb_err sb_buf_json_str(struct sb_buf *b, const char *s, size_t n)
     for (size_t i = 0; !e && i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
-        case '"': e = sb_buf_append(b, "\\\"", 2); break;
-        case '\\': e = sb_buf_append(b, "\\\\", 2); break;
-        case '\n': e = sb_buf_append(b, "\\n", 2); break;
-        case '\r': e = sb_buf_append(b, "\\r", 2); break;
-        case '\t': e = sb_buf_append(b, "\\t", 2); break;
+        case '"':
+            e = sb_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            e = sb_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            e = sb_buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            e = sb_buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            e = sb_buf_append(b, "\\t", 2);
+            break;
         default:
             if (c < 0x20)
                 e = sb_buf_printf(b, "\\u%04x", c);

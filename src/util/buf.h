@@ -7,7 +7,7 @@
 #include "util/err.h"
 
 struct sb_buf {
-    char *data;   /* always NUL-terminated when len > 0 or after any append */
+    char *data; /* always NUL-terminated when len > 0 or after any append */
     size_t len, cap, max;
 };
 

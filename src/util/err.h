@@ -8,22 +8,22 @@
 
 enum sb_err {
     SB_OK = 0,
-    SB_ERR_NOMEM,     /* allocation failed */
-    SB_ERR_INVAL,     /* caller passed something invalid */
-    SB_ERR_TOOBIG,    /* an input exceeded its maximum size */
-    SB_ERR_JSON,      /* malformed JSON */
-    SB_ERR_UTF8,      /* invalid UTF-8 */
-    SB_ERR_SCHEMA,    /* well-formed input of the wrong shape */
-    SB_ERR_SKIP,      /* event understood but not a post (counted, never an error) */
-    SB_ERR_IO,        /* file or socket error */
-    SB_ERR_STORE,     /* database error */
-    SB_ERR_DUP,       /* already recorded (dedupe) */
-    SB_ERR_NOTFOUND,  /* no such thing */
-    SB_ERR_POLICY,    /* policy failed to load, raised, or returned garbage */
-    SB_ERR_BUDGET,    /* policy exceeded its instruction/time budget */
-    SB_ERR_MEMLIMIT,  /* policy exceeded its memory cap */
-    SB_ERR_SANDBOX,   /* policy tried something the sandbox forbids */
-    SB_ERR_TEST,      /* a policy test failed */
+    SB_ERR_NOMEM,    /* allocation failed */
+    SB_ERR_INVAL,    /* caller passed something invalid */
+    SB_ERR_TOOBIG,   /* an input exceeded its maximum size */
+    SB_ERR_JSON,     /* malformed JSON */
+    SB_ERR_UTF8,     /* invalid UTF-8 */
+    SB_ERR_SCHEMA,   /* well-formed input of the wrong shape */
+    SB_ERR_SKIP,     /* event understood but not a post (counted, never an error) */
+    SB_ERR_IO,       /* file or socket error */
+    SB_ERR_STORE,    /* database error */
+    SB_ERR_DUP,      /* already recorded (dedupe) */
+    SB_ERR_NOTFOUND, /* no such thing */
+    SB_ERR_POLICY,   /* policy failed to load, raised, or returned garbage */
+    SB_ERR_BUDGET,   /* policy exceeded its instruction/time budget */
+    SB_ERR_MEMLIMIT, /* policy exceeded its memory cap */
+    SB_ERR_SANDBOX,  /* policy tried something the sandbox forbids */
+    SB_ERR_TEST,     /* a policy test failed */
     SB_ERR__COUNT
 };
 

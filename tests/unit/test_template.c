@@ -22,18 +22,23 @@ static void test_fields(void)
     T_STREQ(render("Hi {{ author.handle }} on {{post.platform}}", NULL, 0, SB_OK),
             "Hi ana@\xe2\x80\x8bsocial.example on mastodon");
     struct sb_tmpl_var v[] = {{"order", "#4411"}, {"n", "3"}};
-    T_STREQ(render("Order {{order}} ({{n}})", v, 2, SB_OK), "Order #\xe2\x80\x8b" "4411 (3)");
+    T_STREQ(render("Order {{order}} ({{n}})", v, 2, SB_OK), "Order #\xe2\x80\x8b"
+                                                            "4411 (3)");
     T_STREQ(render("no fields", NULL, 0, SB_OK), "no fields");
-    T_CHECK(strstr(render("Hi {{author.nmae}}", NULL, 0, SB_ERR_INVAL), "unknown field 'author.nmae'"));
+    T_CHECK(
+        strstr(render("Hi {{author.nmae}}", NULL, 0, SB_ERR_INVAL), "unknown field 'author.nmae'"));
     T_CHECK(strstr(render("Hi {{author.name", NULL, 0, SB_ERR_INVAL), "unclosed"));
 }
 
 static void test_escaping(void)
 {
     /* a display name that tries to mention, tag, inject a template or flip text direction */
-    post.author.name = "@everyone #sale {{author.id}} \xe2\x80\xae" "evil\n\x01";
+    post.author.name = "@everyone #sale {{author.id}} \xe2\x80\xae"
+                       "evil\n\x01";
     const char *r = render("Hi {{author.name}}", NULL, 0, SB_OK);
-    T_STREQ(r, "Hi @\xe2\x80\x8b" "everyone #\xe2\x80\x8b" "sale {{author.id}} evil ");
+    T_STREQ(r, "Hi @\xe2\x80\x8b"
+               "everyone #\xe2\x80\x8b"
+               "sale {{author.id}} evil ");
     /* names are cut at 64 graphemes with an ellipsis */
     char longname[300];
     memset(longname, 'x', 200);
@@ -66,7 +71,9 @@ static void test_limits(void)
     sb_buf_reset(&out);
     /* Bluesky counts graphemes: 400 family emoji (25 bytes each) → 300 clusters */
     for (int i = 0; i < 400; i++)
-        sb_buf_puts(&out, "\xf0\x9f\x91\xa8\xe2\x80\x8d\xe2\x9d\xa4\xef\xb8\x8f\xe2\x80\x8d\xf0\x9f\x91\xa8");
+        sb_buf_puts(
+            &out,
+            "\xf0\x9f\x91\xa8\xe2\x80\x8d\xe2\x9d\xa4\xef\xb8\x8f\xe2\x80\x8d\xf0\x9f\x91\xa8");
     T_INTEQ(sb_template_fit(&out, 0, SB_PLATFORM_BLUESKY), SB_OK);
     T_INTEQ(sb_utf8_graphemes(out.data, out.len), 300);
     T_CHECK(sb_utf8_valid(out.data, out.len));

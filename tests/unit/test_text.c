@@ -15,16 +15,21 @@ static const char *norm(const char *s)
 static void test_norm(void)
 {
     T_STREQ(norm("Hello, World!"), "hello world");
-    T_STREQ(norm("\xef\xbc\xb2\xef\xbc\xa5\xef\xbc\xa6\xef\xbc\xb5\xef\xbc\xae\xef\xbc\xa4"), "refund"); /* full-width */
-    T_STREQ(norm("l\xc3\xa1wyer \xc3\x91" "and\xc3\xba"), "lawyer nandu");           /* accents */
-    T_STREQ(norm("STRASSE stra\xc3\x9f" "e"), "strasse strasse");                  /* ß folds */
+    T_STREQ(norm("\xef\xbc\xb2\xef\xbc\xa5\xef\xbc\xa6\xef\xbc\xb5\xef\xbc\xae\xef\xbc\xa4"),
+            "refund"); /* full-width */
+    T_STREQ(norm("l\xc3\xa1wyer \xc3\x91"
+                 "and\xc3\xba"),
+            "lawyer nandu"); /* accents */
+    T_STREQ(norm("STRASSE stra\xc3\x9f"
+                 "e"),
+            "strasse strasse"); /* ß folds */
     T_STREQ(norm("don't"), "don t");
     T_STREQ(norm("  spaced\t\nout  "), "spaced out");
-    T_STREQ(norm("law\xc2\xadyer"), "lawyer");            /* soft hyphen is ignorable */
-    T_STREQ(norm("law\xe2\x80\x8byer"), "lawyer");        /* zero-width space too */
-    T_STREQ(norm("\xef\xac\x81le"), "file");              /* ﬁ ligature */
+    T_STREQ(norm("law\xc2\xadyer"), "lawyer");                       /* soft hyphen is ignorable */
+    T_STREQ(norm("law\xe2\x80\x8byer"), "lawyer");                   /* zero-width space too */
+    T_STREQ(norm("\xef\xac\x81le"), "file");                         /* ﬁ ligature */
     T_STREQ(norm("\xf0\x9f\x94\xa5 fire \xf0\x9f\x94\xa5"), "fire"); /* emoji separate */
-    T_STREQ(norm("bad \xff\xfe bytes"), "bad bytes");     /* invalid UTF-8: separators */
+    T_STREQ(norm("bad \xff\xfe bytes"), "bad bytes");                /* invalid UTF-8: separators */
     T_STREQ(norm(""), "");
     T_STREQ(norm("!!!"), "");
 }
@@ -54,13 +59,18 @@ static void test_wordlist(void)
     T_INTEQ(sb_wordlist_add(praise, "love it", 7), SB_OK);
     T_INTEQ(sb_wordlist_add(praise, "love", 4), SB_OK);
     T_STREQ(sb_wordlist_find(ix, legal, tokens("I'm calling MY LAWYER now")), "my lawyer");
-    T_STREQ(sb_wordlist_find(ix, legal, tokens("\xef\xbc\xac\xef\xbc\xa1\xef\xbc\xb7\xef\xbc\xb9\xef\xbc\xa5\xef\xbc\xb2!")), "lawyer");
-    T_STREQ(sb_wordlist_find(ix, legal, tokens("see you in small-claims court")), "small claims court");
+    T_STREQ(
+        sb_wordlist_find(
+            ix, legal,
+            tokens("\xef\xbc\xac\xef\xbc\xa1\xef\xbc\xb7\xef\xbc\xb9\xef\xbc\xa5\xef\xbc\xb2!")),
+        "lawyer");
+    T_STREQ(sb_wordlist_find(ix, legal, tokens("see you in small-claims court")),
+            "small claims court");
     T_STREQ(sb_wordlist_find(ix, legal, tokens("mi ABOGADO")), "abogado");
     T_CHECK(sb_wordlist_find(ix, legal, tokens("there is an issue")) == NULL); /* not "sue" */
-    T_CHECK(sb_wordlist_find(ix, legal, tokens("lawyers")) == NULL);          /* whole words */
+    T_CHECK(sb_wordlist_find(ix, legal, tokens("lawyers")) == NULL);           /* whole words */
     T_CHECK(sb_wordlist_find(ix, legal, tokens("")) == NULL);
-    T_STREQ(sb_wordlist_find(ix, praise, tokens("I love it")), "love it");    /* longest */
+    T_STREQ(sb_wordlist_find(ix, praise, tokens("I love it")), "love it"); /* longest */
     T_STREQ(sb_wordlist_find(ix, praise, tokens("love you")), "love");
     T_STREQ(sb_wordlist_find(ix, legal, tokens("sue them, then a lawyer")), "sue"); /* earliest */
     const char *badfile = "ok\nbad \xff\n";
@@ -106,7 +116,8 @@ static void test_utf8(void)
     T_CHECK(!sb_utf8_valid("a\0b", 3));
     T_CHECK(!sb_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
     T_CHECK(!sb_utf8_valid("\xc0\xaf", 2));     /* overlong */
-    const char *family = "\xf0\x9f\x91\xa8\xe2\x80\x8d\xe2\x9d\xa4\xef\xb8\x8f\xe2\x80\x8d\xf0\x9f\x91\xa8";
+    const char *family =
+        "\xf0\x9f\x91\xa8\xe2\x80\x8d\xe2\x9d\xa4\xef\xb8\x8f\xe2\x80\x8d\xf0\x9f\x91\xa8";
     T_INTEQ(sb_utf8_graphemes(family, strlen(family)), 1);
     T_INTEQ(sb_utf8_codepoints(family, strlen(family)), 6);
     char s[64];
