@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "run/config.h"
+#include "run/service.h"
 #include "util/json_arena.h"
 
 #ifndef SB_VERSION
@@ -19,6 +21,7 @@ static void usage(FILE *f)
           "  replay [--policy DIR] [--db PATH] [--account ID] FILE...\n"
           "                                  run JSONL platform events through the policy and\n"
           "                                  record everything in the store\n"
+          "  run [-c switchboard.lua]        run the service on the configured accounts\n"
           "  migrate [--db PATH]             create or upgrade the database\n"
           "  version                         print the version\n"
           "\n"
@@ -38,6 +41,21 @@ int main(int argc, char **argv)
         return sb_cli_policy(argc - 1, argv + 1);
     if (!strcmp(cmd, "replay"))
         return sb_cli_replay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) {
+        const char *path = "switchboard.lua";
+        for (int i = 2; i < argc; i++)
+            if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+                path = argv[++i];
+        struct sb_config cfg;
+        struct sb_errbuf eb;
+        if (sb_config_load(path, &cfg, &eb)) {
+            fprintf(stderr, "switchboard run: %s: %s\n", path, eb.msg);
+            return 2;
+        }
+        int rc = sb_service_run(&cfg);
+        sb_config_free(&cfg);
+        return rc;
+    }
     if (!strcmp(cmd, "migrate"))
         return sb_cli_migrate(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -11,6 +11,7 @@
 #include "core/post.h"
 #include "platforms/detect.h"
 #include "policy/policy.h"
+#include "run/pretty.h"
 #include "store/store.h"
 #include "util/json_arena.h"
 
@@ -58,45 +59,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Up to max bytes of s on one line, cut on a UTF-8 boundary, newlines shown as spaces. */
-static void put_excerpt(FILE *f, const char *s, size_t max)
-{
-    size_t n = strlen(s), cut = n;
-    if (n > max) {
-        cut = max;
-        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-            cut--;
-    }
-    for (size_t i = 0; i < cut; i++)
-        fputc(s[i] == '\n' || s[i] == '\r' ? ' ' : s[i], f);
-    if (cut < n)
-        fputs("\xE2\x80\xA6", f);
-}
-
-/* The demo's view: what came in, what was decided, what would be said. */
-static void pretty(const struct sb_post *p, const struct sb_decision *d)
-{
-    const char *who = p->author.handle ? p->author.handle : p->author.id;
-    printf("\n[%s] %s%s: ", sb_platform_name(p->platform), p->author.handle ? "@" : "", who);
-    put_excerpt(stdout, p->text ? p->text : "", 110);
-    printf("\n   \xE2\x86\x92 %s", sb_action_name(d->action));
-    if (d->action == SB_ACTION_ESCALATE)
-        printf(" to %s (%s)", d->queue ? d->queue : "?", sb_priority_name(d->priority));
-    for (int i = 0; i < d->n_reasons; i++)
-        printf("%s%s", i ? "; " : " \xE2\x80\x94 ", d->reasons[i]);
-    if (d->reply) {
-        printf("\n     public reply: ");
-        put_excerpt(stdout, d->reply, 160);
-    }
-    if (d->message) {
-        printf("\n     private message: ");
-        put_excerpt(stdout, d->message, 160);
-    }
-    if (d->error)
-        printf("\n     policy error: %s", d->error->message ? d->error->message : "");
-    putchar('\n');
 }
 
 static void line_error(struct replay *r, const char *file, long line, const char *what,
@@ -198,7 +160,7 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
     if (r->quiet)
         return;
     if (r->pretty) {
-        pretty(p, &r->d);
+        sb_pretty_decision(stdout, p, &r->d);
         return;
     }
     sb_buf_reset(&r->out);

@@ -77,6 +77,12 @@ enum sb_err sb_decision_set_error(struct sb_decision *d, const char *fallback_qu
                                   enum sb_err code, const char *message, const char *file, int line,
                                   const char *traceback)
 {
+    /* Whatever happens below, the post goes to a human: set the action first. */
+    d->action = SB_ACTION_ESCALATE;
+    d->reply = d->message = NULL;
+    d->queue = fallback_queue ? fallback_queue : "policy-errors";
+    d->priority = SB_PRIORITY_HIGH;
+    d->n_reasons = 0;
     struct sb_policy_error *e = sb_arena_alloc(d->arena, sizeof *e);
     if (!e)
         return SB_ERR_NOMEM;
@@ -86,12 +92,9 @@ enum sb_err sb_decision_set_error(struct sb_decision *d, const char *fallback_qu
     e->line = line;
     e->traceback = traceback ? sb_arena_strdup(d->arena, traceback) : NULL;
     d->error = e;
-    /* What the policy half-built is discarded: a failing policy must not speak publicly. */
-    d->action = SB_ACTION_ESCALATE;
-    d->reply = d->message = NULL;
-    d->queue = sb_arena_strdup(d->arena, fallback_queue ? fallback_queue : "policy-errors");
-    d->priority = SB_PRIORITY_HIGH;
-    d->n_reasons = 0;
+    const char *q = sb_arena_strdup(d->arena, fallback_queue ? fallback_queue : "policy-errors");
+    if (q)
+        d->queue = q;
     char reason[160];
     snprintf(reason, sizeof reason, "policy %s: escalated to a human", sb_strerror(code));
     return sb_decision_add_reason(d, reason);

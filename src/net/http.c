@@ -75,6 +75,13 @@ static void check_done(struct sb_http_engine *h)
         curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &t);
         c->resp.total_ms = t * 1000.0;
         if (rc != CURLE_OK) {
+            c->resp.transport = rc == CURLE_WRITE_ERROR ? SB_HTTP_T_NONE
+                                : rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                                        rc == CURLE_COULDNT_RESOLVE_PROXY ||
+                                        rc == CURLE_SSL_CONNECT_ERROR
+                                    ? SB_HTTP_T_CONNECT
+                                : rc == CURLE_OPERATION_TIMEDOUT ? SB_HTTP_T_TIMEOUT
+                                                                 : SB_HTTP_T_LOST;
             c->resp.err = rc == CURLE_WRITE_ERROR ? SB_ERR_TOOBIG : SB_ERR_IO;
             c->resp.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
             c->resp.error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
@@ -208,6 +215,7 @@ void sb_http_engine_free(struct sb_http_engine *h)
         h->in_flight--;
         call_unlink(c);
         c->resp.status = 0;
+        c->resp.transport = SB_HTTP_T_LOST;
         c->resp.err = SB_ERR_IO;
         c->resp.error = "shutting down";
         c->cb(c->ud, &c->resp);
@@ -338,6 +346,34 @@ int sb_http_header(const struct sb_http_resp *r, const char *name, char *out, si
         p = eol ? eol + 1 : end;
     }
     return 0;
+}
+
+void sb_http_headers_each(const struct sb_http_resp *r,
+                          void (*fn)(void *ud, const char *name, const char *value), void *ud)
+{
+    const char *p = r->headers.data, *end = p ? p + r->headers.len : NULL;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end;
+        const char *colon = memchr(p, ':', (size_t)(le - p));
+        if (colon && colon > p) {
+            char name[128], value[1024];
+            size_t nl =
+                (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
+            memcpy(name, p, nl);
+            name[nl] = 0;
+            const char *v = colon + 1, *ve = le;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+                ve--;
+            size_t vl = (size_t)(ve - v) < sizeof value - 1 ? (size_t)(ve - v) : sizeof value - 1;
+            memcpy(value, v, vl);
+            value[vl] = 0;
+            fn(ud, name, value);
+        }
+        p = eol ? eol + 1 : end;
+    }
 }
 
 enum sb_err sb_http_form_escape(struct sb_buf *out, const char *s)

@@ -23,8 +23,17 @@ struct sb_http_req {
     long timeout_ms; /* whole request; 0 = 30 s */
 };
 
+/* How a request failed before any response (for retry decisions: was it on the wire?). */
+enum sb_http_transport {
+    SB_HTTP_T_NONE = 0, /* a response arrived (or the body was too big) */
+    SB_HTTP_T_CONNECT,  /* never sent: DNS, refused, TLS handshake */
+    SB_HTTP_T_TIMEOUT,  /* sent, no complete answer in time */
+    SB_HTTP_T_LOST,     /* sent, connection lost or answer unreadable */
+};
+
 struct sb_http_resp {
-    long status;           /* 0 when the request failed before a response */
+    long status; /* 0 when the request failed before a response */
+    enum sb_http_transport transport;
     enum sb_err err;       /* SB_OK, SB_ERR_IO (transport), SB_ERR_TOOBIG (body over max) */
     const char *error;     /* transport error text, or NULL */
     int timed_out;         /* the request hit its timeout */
@@ -36,6 +45,11 @@ struct sb_http_resp {
 /* Value of header `name` (case-insensitive) in r, copied into out (NUL-terminated, truncated to
  * cap); returns 1 if present. */
 int sb_http_header(const struct sb_http_resp *r, const char *name, char *out, size_t cap);
+
+/* Call fn(ud, name, value) for each header of the final response (name and value are
+ * NUL-terminated copies, borrowed for the call). */
+void sb_http_headers_each(const struct sb_http_resp *r,
+                          void (*fn)(void *ud, const char *name, const char *value), void *ud);
 
 /* Called once per request on the loop thread; r is borrowed for the call. */
 typedef void (*sb_http_done_fn)(void *ud, const struct sb_http_resp *r);

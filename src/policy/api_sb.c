@@ -267,17 +267,23 @@ static const char *render(lua_State *L, struct sb_policy *pol, int t, int tpl_id
     const char *tpl = lua_tolstring(L, tpl_idx, &n);
     struct sb_tmpl_var vars[VARS_MAX];
     size_t nv = 0;
+    int top = lua_gettop(L);
     lua_pushstring(L, "vars");
     if (lua_rawget(L, t) == LUA_TTABLE) {
         int vi = lua_gettop(L);
         lua_pushnil(L);
-        while (lua_next(L, vi)) {
+        while (lua_next(L, vi)) { /* ..., key, value */
             if (nv == VARS_MAX)
                 luaL_error(L, "%s: at most %d vars", action, VARS_MAX);
-            /* number values are converted in place: harmless, the vars table is ours now */
+            /* Keys are strings owned by the vars table (on the stack). A value is replaced by
+             * its string form, kept on the stack under the key until rendering is done: a
+             * number converted with lua_tostring is a new string only the stack owns. */
+            luaL_checkstack(L, 2, "vars");
             vars[nv].key = lua_tostring(L, -2);
+            lua_pushvalue(L, -1);
             vars[nv].value = lua_tostring(L, -1);
-            lua_pop(L, 1);
+            lua_replace(L, -2); /* ..., key, string */
+            lua_insert(L, -2);  /* ..., string, key: lua_next continues from the key */
             nv++;
         }
     }
@@ -289,7 +295,7 @@ static const char *render(lua_State *L, struct sb_policy *pol, int t, int tpl_id
         e = sb_template_fit(out, 0, pol->post->platform);
     if (e)
         luaL_error(L, "%s: %s: %s", action, what, eb.msg);
-    lua_pop(L, 1);
+    lua_settop(L, top);
     char *c = sb_arena_strndup(pol->dec->arena, out->data ? out->data : "", out->len);
     if (!c)
         luaL_error(L, "decision too large");

@@ -188,8 +188,11 @@ enum sb_err sb_policy_decide(struct sb_policy *pol, const struct sb_post *post,
             pol->stats.errors++;
         }
     } else {
-        sb_decision_set_error(d, pol->error_queue, e, ce.message, ce.file[0] ? ce.file : NULL,
-                              ce.line, ce.traceback[0] ? ce.traceback : NULL);
+        /* whatever the policy built is discarded (and may have filled the arena) */
+        sb_decision_reset(d);
+        if (sb_decision_set_error(d, pol->error_queue, e, ce.message, ce.file[0] ? ce.file : NULL,
+                                  ce.line, ce.traceback[0] ? ce.traceback : NULL) != SB_OK)
+            sb_decision_set_error(d, pol->error_queue, e, "policy failed", NULL, 0, NULL);
         pol->stats.errors++;
         if (e == SB_ERR_BUDGET)
             pol->stats.budget_kills++;

@@ -84,14 +84,33 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     }
 }
 
+/* Work done inside one C function (sorting, concatenating, compiling) runs no VM instruction,
+ * so the hook cannot see it: such functions charge the budget for the work up front, and a
+ * charge over the budget or past the deadline kills the call before the work starts. */
+static void charge(lua_State *L, double units)
+{
+    struct sb_policy *pol = sb_pol(L);
+    if (!pol->in_call)
+        return;
+    pol->instr_left -= units > 4e18 ? (long long)4e18 : (long long)units;
+    if (pol->killed == SB_OK && (pol->instr_left <= 0 || coarse_ns() > pol->deadline_ns))
+        pol->killed = SB_ERR_BUDGET;
+    if (pol->killed != SB_OK) {
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, pol->killed == SB_ERR_MEMLIMIT ? "memory cap exceeded"
+                                                     : "instruction/time budget exceeded");
+    }
+}
+
 /* ---- the door ------------------------------------------------------------------------------ */
 
 /* Message handler: record where the error happened and a traceback, without running any
- * policy code (no __tostring), with the hook off and memory uncapped for the report. */
+ * policy code (no __tostring). The hook stays armed and memory is uncapped only while the
+ * report is built: after this returns, Lua runs pending __close handlers, and those are
+ * policy code under the same budget. */
 static int door_handler(lua_State *L)
 {
     struct sb_policy *pol = sb_pol(L);
-    lua_sethook(L, NULL, 0, 0);
     pol->mem_unlimited = true;
     const char *msg = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
     if (!msg) {
@@ -117,6 +136,7 @@ static int door_handler(lua_State *L)
     lua_setfield(L, -2, "line");
     luaL_traceback(L, L, NULL, 1);
     lua_setfield(L, -2, "traceback");
+    pol->mem_unlimited = false;
     return 1;
 }
 
@@ -223,10 +243,22 @@ static int ro_newindex(lua_State *L)
     return luaL_error(L, "%s is read-only", what);
 }
 
+/* The iterator walks the hidden table (its upvalue); the state it hands out is the proxy, so
+ * pairs() never gives a policy the writable table behind a read-only one. */
+static int ro_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_next(L, lua_upvalueindex(1)))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
 static int ro_pairs(lua_State *L)
 {
-    lua_getglobal(L, "next"); /* the host's next: not visible to policies, only used here */
     lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, ro_next, 1);
+    lua_pushvalue(L, 1); /* the proxy, not the table */
     lua_pushnil(L);
     return 3;
 }
@@ -250,6 +282,39 @@ void sb_sandbox_readonly(lua_State *L, int idx, const char *what)
 }
 
 /* ---- safe replacements for base functions -------------------------------------------------- */
+
+/* xpcall's message handler runs with hooks disabled when the error came from the budget hook,
+ * so a policy handler could loop forever. Ours forwards to the policy's handler only while the
+ * call is alive. */
+static int xpcall_handler(lua_State *L)
+{
+    struct sb_policy *pol = sb_pol(L);
+    if (pol->killed != SB_OK)
+        return 1; /* the error as is */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* xpcall(f, msgh, ...) with msgh wrapped by xpcall_handler. Policies have no coroutines, so
+ * no yield can cross it and a plain lua_pcall suffices. */
+static int safe_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L); /* f, msgh, args... */
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, xpcall_handler, 1);
+    lua_replace(L, 2); /* 1 f, 2 wrapped handler, 3.. args */
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_replace(L, 1);
+    lua_replace(L, 2); /* 1 wrapped handler, 2 f, 3.. args */
+    int st = lua_pcall(L, n - 2, LUA_MULTRET, 1);
+    lua_pushboolean(L, st == LUA_OK);
+    lua_replace(L, 1); /* the status where the handler was */
+    return lua_gettop(L);
+}
 
 static int undefined_global(lua_State *L)
 {
@@ -297,6 +362,7 @@ static int safe_load(lua_State *L)
         return 2;
     }
     int has_env = !lua_isnone(L, 4);
+    charge(L, (double)len / 4); /* compiling is linear in the source, and runs in C */
     if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
         luaL_pushfail(L);
         lua_insert(L, -2);
@@ -365,7 +431,12 @@ static int safe_require(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, pol->ref_env);
     lua_setupvalue(L, -2, 1);
     lua_pushstring(L, name);
-    lua_call(L, 1, 1);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        /* forget the marker so the next require reports the module's own error again */
+        lua_pushnil(L);
+        lua_setfield(L, -3, name);
+        return lua_error(L);
+    }
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_pushboolean(L, 1);
@@ -373,6 +444,52 @@ static int safe_require(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, name);
     return 1;
+}
+
+enum bounded_kind { B_SORT, B_CONCAT, B_INSERT, B_REMOVE, B_UNPACK };
+static const char *const bounded_names[] = {"table.sort", "table.concat", "table.insert",
+                                            "table.remove", "table.unpack"};
+
+/* table.sort/concat/insert/remove/unpack: lengths come from __len and elements from __index,
+ * which may be C functions looping without a VM instruction. Bound the range, charge the work,
+ * then call the real function (upvalue 1). */
+static int bounded(lua_State *L)
+{
+    int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
+    lua_Integer n;
+    if (kind == B_CONCAT || kind == B_UNPACK) {
+        lua_Integer i = luaL_optinteger(L, kind == B_CONCAT ? 3 : 2, 1);
+        lua_Integer j = lua_isnoneornil(L, kind == B_CONCAT ? 4 : 3)
+                            ? luaL_len(L, 1)
+                            : luaL_checkinteger(L, kind == B_CONCAT ? 4 : 3);
+        n = j >= i ? (lua_Integer)((lua_Unsigned)j - (lua_Unsigned)i) : 0;
+    } else {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        n = luaL_len(L, 1);
+    }
+    if (n < 0 || n > MOVE_MAX)
+        return luaL_error(L, "%s: %I elements is over the sandbox limit of %d", bounded_names[kind],
+                          n, MOVE_MAX);
+    double work = (double)n + 1;
+    if (kind == B_SORT) {
+        double lg = 1;
+        for (lua_Integer k = n; k > 1; k >>= 1)
+            lg++;
+        work *= lg;
+    }
+    charge(L, work);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static void wrap_bounded(lua_State *L, int lib, const char *name, enum bounded_kind kind)
+{
+    lua_getfield(L, lib, name);
+    lua_pushinteger(L, kind);
+    lua_pushcclosure(L, bounded, 2);
+    lua_setfield(L, lib, name);
 }
 
 static int safe_rep(lua_State *L)
@@ -389,6 +506,8 @@ static int safe_rep(lua_State *L)
         pol->killed = pol->in_call ? SB_ERR_MEMLIMIT : pol->killed;
         return luaL_error(L, "memory cap exceeded (string.rep of %I copies)", n);
     }
+    if (n > 0)
+        charge(L, ((double)(l + lsep) * (double)n) / 64 + (double)n / 8);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
@@ -400,6 +519,8 @@ static int safe_move(lua_State *L)
     lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
     if (e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= MOVE_MAX)
         return luaL_error(L, "table.move: range over the sandbox limit of %d elements", MOVE_MAX);
+    if (e >= f)
+        charge(L, (double)((lua_Unsigned)e - (lua_Unsigned)f) + 1);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -493,6 +614,8 @@ enum sb_err sb_sandbox_new(struct sb_policy *pol, struct sb_errbuf *eb)
     lua_setfield(L, 1, "setmetatable");
     lua_pushcfunction(L, safe_load);
     lua_setfield(L, 1, "load");
+    lua_pushcfunction(L, safe_xpcall);
+    lua_setfield(L, 1, "xpcall");
     lua_pushcfunction(L, safe_require);
     lua_setfield(L, 1, "require");
 
@@ -521,6 +644,11 @@ enum sb_err sb_sandbox_new(struct sb_policy *pol, struct sb_errbuf *eb)
     lua_getfield(L, -2, "move");
     lua_pushcclosure(L, safe_move, 1);
     lua_setfield(L, -2, "move");
+    wrap_bounded(L, lua_gettop(L), "sort", B_SORT);
+    wrap_bounded(L, lua_gettop(L), "concat", B_CONCAT);
+    wrap_bounded(L, lua_gettop(L), "insert", B_INSERT);
+    wrap_bounded(L, lua_gettop(L), "remove", B_REMOVE);
+    wrap_bounded(L, lua_gettop(L), "unpack", B_UNPACK);
     lua_getfield(L, -1, "unpack");
     lua_setfield(L, 1, "unpack");
     lua_remove(L, -2);

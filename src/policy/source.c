@@ -107,7 +107,8 @@ enum sb_err sb_src_read(const char *dir, struct sb_src *src, struct sb_errbuf *e
     enum sb_err e = walk(src, dir, "", 0, &total, eb);
     if (e)
         goto fail;
-    qsort(src->files, src->n, sizeof *src->files, by_path);
+    if (src->n > 1)
+        qsort(src->files, src->n, sizeof *src->files, by_path);
     if (!sb_src_find(src, "main.lua")) {
         e = sb_errf(eb, SB_ERR_POLICY, "%s/main.lua: not found (a policy directory needs one)",
                     dir);

@@ -35,9 +35,31 @@ struct sb_store_ops {
                                size_t raw_len, int64_t *post_rowid, struct sb_errbuf *eb);
     enum sb_err (*post_mark_deleted)(struct sb_store *s, enum sb_platform platform, const char *id,
                                      struct sb_errbuf *eb);
-    enum sb_err (*decision_insert)(struct sb_store *s, int64_t post_rowid,
-                                   const struct sb_decision *d, int64_t decided_at_ms,
+    /* sb_store_decision_insert is decision_record with no effects */
+    enum sb_err (*decision_record)(struct sb_store *s, int64_t post_rowid,
+                                   const struct sb_decision *d, const struct sb_effect *effects,
+                                   size_t n_effects, int64_t decided_at_ms, int64_t *decision_id,
                                    struct sb_errbuf *eb);
+    enum sb_err (*outbox_due)(struct sb_store *s, int64_t now_ms, int64_t lease_ms, size_t max,
+                              struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb);
+    enum sb_err (*outbox_sent)(struct sb_store *s, int64_t id, const char *remote_id,
+                               const char *remote_cid, int status, struct sb_errbuf *eb);
+    /* error has been cut to SB_OUTBOX_ERROR_MAX by store.c */
+    enum sb_err (*outbox_retry)(struct sb_store *s, int64_t id, int64_t next_at_ms, int status,
+                                const char *error, struct sb_errbuf *eb);
+    enum sb_err (*outbox_fail)(struct sb_store *s, int64_t id, enum sb_outbox_state state,
+                               int status, const char *error, struct sb_errbuf *eb);
+    enum sb_err (*outbox_requeue)(struct sb_store *s, int64_t id, int64_t next_at_ms,
+                                  struct sb_errbuf *eb);
+    enum sb_err (*outbox_cancel_for_post)(struct sb_store *s, enum sb_platform platform,
+                                          const char *post_id, struct sb_errbuf *eb);
+    /* state may be SB_OUTBOX_ANY */
+    enum sb_err (*outbox_list)(struct sb_store *s, enum sb_outbox_state state, size_t max,
+                               struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb);
+    enum sb_err (*outbox_get)(struct sb_store *s, int64_t id, struct sb_outbox_entry *out,
+                              struct sb_errbuf *eb);
+    enum sb_err (*outbox_count)(struct sb_store *s, enum sb_outbox_state state, int64_t *n,
+                                struct sb_errbuf *eb);
     enum sb_err (*cursor_get)(struct sb_store *s, const char *stream, int64_t *value,
                               struct sb_errbuf *eb);
     enum sb_err (*cursor_set)(struct sb_store *s, const char *stream, int64_t value,

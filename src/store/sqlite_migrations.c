@@ -87,7 +87,46 @@ const char *const sb_store_sqlite_migrations[] = {
     "  files         TEXT"                   /* JSON description of the policy's files */
     ");",
 
-    /* 2, 3, …: cases, case events, outbox, agents, sessions — append here. */
+    /* 2: the outbox — one row per platform effect of a decision (public reply, direct
+     * message), written in the decision's transaction and moved through its states by the
+     * sender (store.h, docs/storage.md). */
+    "CREATE TABLE outbox ("
+    "  id               INTEGER PRIMARY KEY,"
+    "  post_rowid       INTEGER NOT NULL REFERENCES posts (id),"
+    "  decision_id      INTEGER NOT NULL REFERENCES decisions (id),"
+    "  platform         TEXT NOT NULL,"      /* mastodon | bluesky */
+    "  account          TEXT,"               /* brand account that sends it */
+    "  kind             TEXT NOT NULL"
+    "                   CHECK (kind IN ('public_reply', 'direct_message')),"
+    "  idem_key         TEXT NOT NULL UNIQUE," /* sb_effects_key: 32 hex digits */
+    "  target_id        TEXT NOT NULL,"      /* the post answered */
+    "  target_cid       TEXT,"
+    "  root_id          TEXT,"               /* thread root (Bluesky reply.root) */
+    "  root_cid         TEXT,"
+    "  recipient_id     TEXT,"               /* the post's author */
+    "  recipient_handle TEXT,"
+    "  text             TEXT NOT NULL,"
+    "  state            TEXT NOT NULL DEFAULT 'pending'"
+    "                   CHECK (state IN ('pending', 'sending', 'sent', 'retry', 'dead',"
+    "                                    'reconcile', 'cancelled')),"
+    "  attempts         INTEGER NOT NULL DEFAULT 0,"
+    "  next_at          INTEGER NOT NULL,"   /* due time; while sending, the lease end */
+    "  first_attempt_at INTEGER,"            /* start of the idempotency window */
+    "  last_attempt_at  INTEGER,"
+    "  lease_until      INTEGER,"            /* sending only */
+    "  last_status      INTEGER,"            /* HTTP status of the last outcome */
+    "  last_error       TEXT,"               /* the platform's error, for humans */
+    "  remote_id        TEXT,"               /* what the platform created */
+    "  remote_cid       TEXT,"
+    "  created_at       INTEGER NOT NULL,"
+    "  updated_at       INTEGER NOT NULL"
+    ");"
+    /* The sender's poll: state IN (pending, retry, sending) AND next_at <= now. */
+    "CREATE INDEX outbox_due ON outbox (state, next_at);"
+    /* Cancelling the entries of a deleted post. */
+    "CREATE INDEX outbox_post ON outbox (post_rowid);",
+
+    /* 3, …: cases, case events, agents, sessions — append here. */
 };
 // clang-format on
 

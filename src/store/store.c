@@ -167,7 +167,206 @@ enum sb_err sb_store_decision_insert(struct sb_store *s, int64_t post_rowid,
     if (d->n_reasons < 0 || d->n_reasons > SB_DECISION_REASONS_MAX)
         return sb_errf(eb, SB_ERR_INVAL, "store decision insert: n_reasons %d out of range",
                        d->n_reasons);
-    return s->ops->decision_insert(s, post_rowid, d, decided_at_ms, eb);
+    return s->ops->decision_record(s, post_rowid, d, NULL, 0, decided_at_ms, NULL, eb);
+}
+
+/* ---- outbox ---------------------------------------------------------------------------- */
+
+static const char *const outbox_state_names[SB_OUTBOX__COUNT] = {
+    [SB_OUTBOX_PENDING] = "pending",     [SB_OUTBOX_SENDING] = "sending",
+    [SB_OUTBOX_SENT] = "sent",           [SB_OUTBOX_RETRY] = "retry",
+    [SB_OUTBOX_DEAD] = "dead",           [SB_OUTBOX_RECONCILE] = "reconcile",
+    [SB_OUTBOX_CANCELLED] = "cancelled",
+};
+
+const char *sb_store_outbox_state_name(enum sb_outbox_state st)
+{
+    if (st == SB_OUTBOX_ANY)
+        return "any";
+    return (unsigned)st < SB_OUTBOX__COUNT ? outbox_state_names[st] : "unknown";
+}
+
+int sb_store_outbox_state_from_name(const char *s)
+{
+    for (int i = 0; s && i < SB_OUTBOX__COUNT; i++)
+        if (strcmp(s, outbox_state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* A string field of an effect must fit the sb_outbox_entry array that will hold its copy. */
+static bool fits(const char *v, size_t size)
+{
+    return !v || strlen(v) < size;
+}
+
+/* SB_EFFECT_KEY_LEN lowercase hex digits, then the terminator (reads no further). */
+static bool is_key(const char *k)
+{
+    for (size_t i = 0; i < SB_EFFECT_KEY_LEN; i++)
+        if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f')))
+            return false;
+    return k[SB_EFFECT_KEY_LEN] == 0;
+}
+
+static enum sb_err check_effect(const struct sb_effect *e, size_t i, struct sb_errbuf *eb)
+{
+    if ((e->platform != SB_PLATFORM_MASTODON && e->platform != SB_PLATFORM_BLUESKY) ||
+        (unsigned)e->kind >= SB_EFFECT__COUNT)
+        return sb_errf(eb, SB_ERR_INVAL, "store decision record: effect %zu: bad platform or kind",
+                       i);
+    if (!e->target_id || !*e->target_id || !e->text)
+        return sb_errf(eb, SB_ERR_INVAL, "store decision record: effect %zu: no target or text", i);
+    if (!is_key(e->idem_key))
+        return sb_errf(eb, SB_ERR_INVAL,
+                       "store decision record: effect %zu: idem_key is not %d hex digits", i,
+                       SB_EFFECT_KEY_LEN);
+    const char *refs[] = {e->account,  e->target_id,    e->target_cid,      e->root_id,
+                          e->root_cid, e->recipient_id, e->recipient_handle};
+    for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++)
+        if (!fits(refs[k], SB_OUTBOX_REF_MAX))
+            return sb_errf(eb, SB_ERR_TOOBIG,
+                           "store decision record: effect %zu: an id or handle exceeds %d bytes", i,
+                           SB_OUTBOX_REF_MAX - 1);
+    if (!fits(e->text, SB_OUTBOX_TEXT_MAX))
+        return sb_errf(eb, SB_ERR_TOOBIG,
+                       "store decision record: effect %zu: text of %zu bytes exceeds %d", i,
+                       strlen(e->text), SB_OUTBOX_TEXT_MAX - 1);
+    return SB_OK;
+}
+
+enum sb_err sb_store_decision_record(struct sb_store *s, int64_t post_rowid,
+                                     const struct sb_decision *d, const struct sb_effect *effects,
+                                     size_t n_effects, int64_t decided_at_ms, int64_t *decision_id,
+                                     struct sb_errbuf *eb)
+{
+    enum sb_err e;
+    if (!s || !d || (n_effects && !effects))
+        return sb_errf(eb, SB_ERR_INVAL, "store decision record: NULL argument");
+    if ((unsigned)d->action >= SB_ACTION__COUNT || (unsigned)d->priority >= SB_PRIORITY__COUNT)
+        return sb_errf(eb, SB_ERR_INVAL, "store decision record: action or priority out of range");
+    if (d->n_reasons < 0 || d->n_reasons > SB_DECISION_REASONS_MAX)
+        return sb_errf(eb, SB_ERR_INVAL, "store decision record: n_reasons %d out of range",
+                       d->n_reasons);
+    for (size_t i = 0; i < n_effects; i++) {
+        if ((e = check_effect(&effects[i], i, eb)) != SB_OK)
+            return e;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(effects[k].idem_key, effects[i].idem_key) == 0)
+                return sb_errf(eb, SB_ERR_INVAL,
+                               "store decision record: effects %zu and %zu share a key", k, i);
+    }
+    return s->ops->decision_record(s, post_rowid, d, effects, n_effects, decided_at_ms, decision_id,
+                                   eb);
+}
+
+enum sb_err sb_store_outbox_due(struct sb_store *s, int64_t now_ms, int64_t lease_ms, size_t max,
+                                struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb)
+{
+    if (n)
+        *n = 0;
+    if (!s || !n || (max && !out))
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox due: NULL argument");
+    if (lease_ms <= 0)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox due: lease must be > 0 ms");
+    if (max == 0)
+        return SB_OK;
+    return s->ops->outbox_due(s, now_ms, lease_ms, max, out, n, eb);
+}
+
+enum sb_err sb_store_outbox_sent(struct sb_store *s, int64_t id, const char *remote_id,
+                                 const char *remote_cid, int status, struct sb_errbuf *eb)
+{
+    if (!s)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox sent: NULL store");
+    return s->ops->outbox_sent(s, id, remote_id, remote_cid, status, eb);
+}
+
+/* error cut to SB_OUTBOX_ERROR_MAX - 1 bytes, never inside a UTF-8 sequence */
+static const char *cut_error(const char *error, char *buf)
+{
+    if (!error || strlen(error) < SB_OUTBOX_ERROR_MAX)
+        return error;
+    size_t n = SB_OUTBOX_ERROR_MAX - 1;
+    while (n > 0 && ((unsigned char)error[n] & 0xc0) == 0x80)
+        n--;
+    memcpy(buf, error, n);
+    buf[n] = 0;
+    return buf;
+}
+
+enum sb_err sb_store_outbox_retry(struct sb_store *s, int64_t id, int64_t next_at_ms, int status,
+                                  const char *error, struct sb_errbuf *eb)
+{
+    char buf[SB_OUTBOX_ERROR_MAX];
+    if (!s)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox retry: NULL store");
+    return s->ops->outbox_retry(s, id, next_at_ms, status, cut_error(error, buf), eb);
+}
+
+enum sb_err sb_store_outbox_fail(struct sb_store *s, int64_t id, enum sb_outbox_state state,
+                                 int status, const char *error, struct sb_errbuf *eb)
+{
+    char buf[SB_OUTBOX_ERROR_MAX];
+    if (!s)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox fail: NULL store");
+    if (state != SB_OUTBOX_DEAD && state != SB_OUTBOX_RECONCILE && state != SB_OUTBOX_CANCELLED)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox fail: '%s' is not dead|reconcile|cancelled",
+                       sb_store_outbox_state_name(state));
+    return s->ops->outbox_fail(s, id, state, status, cut_error(error, buf), eb);
+}
+
+enum sb_err sb_store_outbox_requeue(struct sb_store *s, int64_t id, int64_t next_at_ms,
+                                    struct sb_errbuf *eb)
+{
+    if (!s)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox requeue: NULL store");
+    return s->ops->outbox_requeue(s, id, next_at_ms, eb);
+}
+
+enum sb_err sb_store_outbox_cancel_for_post(struct sb_store *s, enum sb_platform platform,
+                                            const char *post_id, struct sb_errbuf *eb)
+{
+    if (!s || !post_id)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox cancel: NULL argument");
+    return s->ops->outbox_cancel_for_post(s, platform, post_id, eb);
+}
+
+static bool state_ok(enum sb_outbox_state st)
+{
+    return st == SB_OUTBOX_ANY || (unsigned)st < SB_OUTBOX__COUNT;
+}
+
+enum sb_err sb_store_outbox_list(struct sb_store *s, enum sb_outbox_state state, size_t max,
+                                 struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb)
+{
+    if (n)
+        *n = 0;
+    if (!s || !n || (max && !out))
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox list: NULL argument");
+    if (!state_ok(state))
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox list: state %d out of range", (int)state);
+    if (max == 0)
+        return SB_OK;
+    return s->ops->outbox_list(s, state, max, out, n, eb);
+}
+
+enum sb_err sb_store_outbox_get(struct sb_store *s, int64_t id, struct sb_outbox_entry *out,
+                                struct sb_errbuf *eb)
+{
+    if (!s || !out)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox get: NULL argument");
+    return s->ops->outbox_get(s, id, out, eb);
+}
+
+enum sb_err sb_store_outbox_count(struct sb_store *s, enum sb_outbox_state state, int64_t *n,
+                                  struct sb_errbuf *eb)
+{
+    if (!s || !n)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox count: NULL argument");
+    if (!state_ok(state))
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox count: state %d out of range", (int)state);
+    return s->ops->outbox_count(s, state, n, eb);
 }
 
 enum sb_err sb_store_cursor_get(struct sb_store *s, const char *stream, int64_t *value,

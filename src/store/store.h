@@ -1,4 +1,5 @@
-/* store.h — the durable record: posts, decisions, stream cursors, policy versions (design §6).
+/* store.h — the durable record: posts, decisions, the outbox of platform effects, stream cursors,
+ * policy versions (design §6).
  *
  * Backend-neutral public API. A store is opened from a URL; each call dispatches through the
  * backend's operations table (store/backend.h). SQLite is the embedded default; PostgreSQL will
@@ -8,21 +9,30 @@
  * share nothing, open a second store for a second thread.
  *
  * Group commit and durability: writes (post/decision inserts, deletes, cursor and policy-version
- * records) accumulate in one open transaction that is committed when batch_max writes have
- * accumulated (default SB_STORE_BATCH_DEFAULT) or on sb_store_flush / sb_store_close. A write is
- * durable only once the commit that covers it has returned SB_OK: acknowledge upstream (advance a
- * platform cursor, ack a webhook) only after sb_store_flush returns SB_OK. If a batch is lost
- * (a failed commit, or the database rolled the open transaction back), the next sb_store_flush
- * reports SB_ERR_STORE once; the caller must then re-fetch from its last acknowledged position.
+ * records, decisions with their outbox entries) accumulate in one open transaction that is
+ * committed when batch_max writes have accumulated (default SB_STORE_BATCH_DEFAULT) or on
+ * sb_store_flush / sb_store_close. A write is durable only once the commit that covers it has
+ * returned SB_OK: acknowledge upstream (advance a platform cursor, ack a webhook) only after
+ * sb_store_flush returns SB_OK. If a batch is lost (a failed commit, or the database rolled the
+ * open transaction back), the next sb_store_flush reports SB_ERR_STORE once; the caller must then
+ * re-fetch from its last acknowledged position.
+ *
+ * Outbox state changes are the exception: sb_store_outbox_due, _sent, _retry, _fail, _requeue and
+ * _cancel_for_post commit before they return (and so commit the open batch with them). SB_OK from
+ * them means the change is durable; SB_ERR_STORE means it is not (the open batch was lost with
+ * it, and the next sb_store_flush reports that too) and the caller repeats the call, above all
+ * _sent: the platform has accepted the effect, the record of it must not be lost.
  *
  * Strings passed in are borrowed for the duration of the call; nothing is retained. */
 #ifndef SB_STORE_H
 #define SB_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/decision.h"
+#include "core/effects.h"
 #include "core/post.h"
 #include "util/err.h"
 
@@ -75,6 +85,146 @@ enum sb_err sb_store_post_mark_deleted(struct sb_store *s, enum sb_platform plat
 enum sb_err sb_store_decision_insert(struct sb_store *s, int64_t post_rowid,
                                      const struct sb_decision *d, int64_t decided_at_ms,
                                      struct sb_errbuf *eb);
+
+/* Record a decision (as sb_store_decision_insert) together with its planned effects
+ * (sb_effects_plan) as outbox entries in state `pending`, due at decided_at_ms. The decision and
+ * its entries are one unit: all of it is written or none of it, and a group-commit boundary
+ * never falls inside it (it counts 1 + n_effects writes towards batch_max, checked after the
+ * unit). effects may be NULL when n_effects is 0; every effect needs a known platform and kind,
+ * target_id, text and a SB_EFFECT_KEY_LEN-hex idem_key (SB_ERR_INVAL; two effects of one call
+ * with one key too); string fields longer than the sb_outbox_entry fields that hold them →
+ * SB_ERR_TOOBIG. *decision_id (may be NULL) receives the new decision's id.
+ * SB_ERR_DUP when an effect's idem_key is already in the outbox (this decision was recorded
+ * before: a replay, a re-delivery): nothing is written and *decision_id receives the decision
+ * that enqueued that key. SB_ERR_NOTFOUND when post_rowid is not a stored post. */
+enum sb_err sb_store_decision_record(struct sb_store *s, int64_t post_rowid,
+                                     const struct sb_decision *d, const struct sb_effect *effects,
+                                     size_t n_effects, int64_t decided_at_ms, int64_t *decision_id,
+                                     struct sb_errbuf *eb);
+
+/* ---- outbox ------------------------------------------------------------------------------
+ *
+ * Each platform effect is one row. States and the calls that move them (docs/storage.md):
+ *
+ *   pending ──due──▶ sending ──sent──▶ sent
+ *   retry ───due──▶ sending ──retry─▶ retry
+ *   sending (lease expired) ──due──▶ sending        (reclaimed: outcome of the lost try unknown)
+ *   sending ──fail──▶ dead | reconcile
+ *   pending | retry ──cancel_for_post / fail(cancelled)──▶ cancelled
+ *   reconcile | dead ──sent (verified applied)──▶ sent
+ *   reconcile | dead ──requeue (verified not applied)──▶ pending
+ *   reconcile | dead ──fail(cancelled)──▶ cancelled
+ *
+ * sent is accepted from every state (the platform's acceptance is a fact; a second sent is a
+ * no-op); sent and cancelled are final otherwise. */
+
+enum sb_outbox_state {
+    SB_OUTBOX_ANY = -1, /* sb_store_outbox_list / _count only: every state */
+    SB_OUTBOX_PENDING = 0,
+    SB_OUTBOX_SENDING,
+    SB_OUTBOX_SENT,
+    SB_OUTBOX_RETRY,
+    SB_OUTBOX_DEAD,
+    SB_OUTBOX_RECONCILE,
+    SB_OUTBOX_CANCELLED,
+    SB_OUTBOX__COUNT
+};
+
+/* "pending", "sending", …; "any" for SB_OUTBOX_ANY, "unknown" out of range. */
+const char *sb_store_outbox_state_name(enum sb_outbox_state st);
+/* -1 (SB_OUTBOX_ANY is not a name) when unknown. */
+int sb_store_outbox_state_from_name(const char *s);
+
+#define SB_OUTBOX_REF_MAX 1024   /* bytes, NUL included: ids, URIs, CIDs, handles, account */
+#define SB_OUTBOX_TEXT_MAX 10240 /* bytes, NUL included (Bluesky chat allows 10000) */
+#define SB_OUTBOX_ERROR_MAX 512  /* bytes, NUL included; longer errors are cut (UTF-8 safe) */
+
+/* A copy of one outbox row: plain data, the strings are arrays inside the struct (so an entry
+ * can be kept, copied or freed with its owner freely). A NULL column reads as "". Times are Unix
+ * ms, 0 = never. About 21 KiB: give arrays of them from the heap. */
+struct sb_outbox_entry {
+    int64_t id;
+    int64_t post_rowid;
+    int64_t decision_id;
+    enum sb_platform platform;
+    enum sb_effect_kind kind;
+    enum sb_outbox_state state;
+    int attempts;    /* claims so far (the current one included while sending) */
+    bool reclaimed;  /* due only: this claim took over an expired lease (sb_retry_may_send) */
+    int last_status; /* HTTP status of the last outcome; 0 = none */
+    int64_t next_at; /* pending/retry: due time; sending: the lease end */
+    int64_t first_attempt_at, last_attempt_at, lease_until, created_at, updated_at;
+    char idem_key[SB_EFFECT_KEY_LEN + 1];
+    char account[SB_OUTBOX_REF_MAX];
+    char target_id[SB_OUTBOX_REF_MAX];
+    char target_cid[SB_OUTBOX_REF_MAX];
+    char root_id[SB_OUTBOX_REF_MAX];
+    char root_cid[SB_OUTBOX_REF_MAX];
+    char recipient_id[SB_OUTBOX_REF_MAX];
+    char recipient_handle[SB_OUTBOX_REF_MAX];
+    char remote_id[SB_OUTBOX_REF_MAX];  /* what the platform created (status id / at:// URI) */
+    char remote_cid[SB_OUTBOX_REF_MAX]; /* Bluesky CID of it */
+    char text[SB_OUTBOX_TEXT_MAX];
+    char last_error[SB_OUTBOX_ERROR_MAX];
+};
+
+/* Claim up to max entries that are due at now_ms: pending or retry with next_at <= now_ms, and
+ * sending entries whose lease ended (their sender died; .reclaimed is set). Oldest next_at first.
+ * Each becomes `sending` with lease_until = next_at = now_ms + lease_ms, attempts + 1,
+ * last_attempt_at = now_ms and first_attempt_at = now_ms if unset; out[0 .. *n) receives the
+ * updated copies (out is borrowed, caller-owned). Commits before returning, so a claim is never
+ * lost and never made twice. lease_ms must be > 0 (SB_ERR_INVAL); it should exceed the longest
+ * time one send can take. */
+enum sb_err sb_store_outbox_due(struct sb_store *s, int64_t now_ms, int64_t lease_ms, size_t max,
+                                struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb);
+
+/* The platform accepted entry id: state `sent`, remote_id/remote_cid (may be NULL; stored
+ * whole, cut to SB_OUTBOX_REF_MAX in copies) and the HTTP status recorded. Accepted from every
+ * state; when already sent nothing changes (the first remote id is kept) and SB_OK is returned.
+ * SB_ERR_NOTFOUND for an unknown id. Commits before returning. */
+enum sb_err sb_store_outbox_sent(struct sb_store *s, int64_t id, const char *remote_id,
+                                 const char *remote_cid, int status, struct sb_errbuf *eb);
+
+/* A sending entry failed and may be tried again at next_at_ms (sb_retry_next said AGAIN):
+ * state `retry`, lease cleared, status and error (may be NULL) recorded. SB_ERR_INVAL when the
+ * entry is not `sending`, SB_ERR_NOTFOUND for an unknown id. Commits before returning. */
+enum sb_err sb_store_outbox_retry(struct sb_store *s, int64_t id, int64_t next_at_ms, int status,
+                                  const char *error, struct sb_errbuf *eb);
+
+/* Stop trying: state is SB_OUTBOX_DEAD (the platform refused it for good), SB_OUTBOX_RECONCILE
+ * (it may have been applied: check before doing anything) or SB_OUTBOX_CANCELLED; any other
+ * state → SB_ERR_INVAL. status (0 = none) and error (may be NULL; shown to humans: put the
+ * platform's error there) are recorded. Allowed from every state but sent and cancelled
+ * (SB_ERR_INVAL). SB_ERR_NOTFOUND for an unknown id. Commits before returning. */
+enum sb_err sb_store_outbox_fail(struct sb_store *s, int64_t id, enum sb_outbox_state state,
+                                 int status, const char *error, struct sb_errbuf *eb);
+
+/* A human or a reconciler verified that a reconcile or dead entry was NOT applied and wants it
+ * sent: back to `pending` at next_at_ms with attempts and first_attempt_at reset (a new
+ * idempotency window starts with the next attempt). SB_ERR_INVAL from any other state,
+ * SB_ERR_NOTFOUND for an unknown id. Commits before returning. */
+enum sb_err sb_store_outbox_requeue(struct sb_store *s, int64_t id, int64_t next_at_ms,
+                                    struct sb_errbuf *eb);
+
+/* The post (platform, post_id) was deleted: every pending or retry entry of a decision about it
+ * becomes `cancelled`. Entries already sending are left to their sender (the request may be on
+ * the wire). SB_OK also when there was nothing to cancel or the post is unknown. Commits before
+ * returning. */
+enum sb_err sb_store_outbox_cancel_for_post(struct sb_store *s, enum sb_platform platform,
+                                            const char *post_id, struct sb_errbuf *eb);
+
+/* Copies of up to max entries in state (SB_OUTBOX_ANY: all), newest first, into out[0 .. *n)
+ * (borrowed, caller-owned). Sees pending writes. Read-only. */
+enum sb_err sb_store_outbox_list(struct sb_store *s, enum sb_outbox_state state, size_t max,
+                                 struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb);
+
+/* One entry by id into *out. SB_ERR_NOTFOUND for an unknown id. Read-only. */
+enum sb_err sb_store_outbox_get(struct sb_store *s, int64_t id, struct sb_outbox_entry *out,
+                                struct sb_errbuf *eb);
+
+/* Entries in state (SB_OUTBOX_ANY: all). Sees pending writes. */
+enum sb_err sb_store_outbox_count(struct sb_store *s, enum sb_outbox_state state, int64_t *n,
+                                  struct sb_errbuf *eb);
 
 /* Stream cursors, e.g. "bluesky:jetstream:<account>" → Jetstream time_us. get: SB_ERR_NOTFOUND
  * when never set. set overwrites; it is a batched write like any other. */

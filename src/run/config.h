@@ -1,0 +1,46 @@
+/* config.h — `switchboard run -c switchboard.lua`: the configuration is a Lua file returning a
+ * table (design §8). It runs in its own minimal Lua state with `env(name)` (read an environment
+ * variable; secrets belong there, not in the file) and no other access to the system. */
+#ifndef SB_CONFIG_H
+#define SB_CONFIG_H
+
+#include <stdbool.h>
+
+#include "core/post.h"
+#include "util/err.h"
+
+#define SB_CONFIG_ACCOUNTS_MAX 16
+
+struct sb_account_conf {
+    enum sb_platform platform;
+    char *name; /* label used in logs and stream cursors */
+    /* Mastodon */
+    char *base_url;      /* https://mastodon.example */
+    char *streaming_url; /* optional; default derived from base_url */
+    char *token;         /* secret: never logged */
+    /* Bluesky */
+    char *pds_url;       /* https://bsky.social */
+    char *jetstream_url; /* wss://jetstream…/subscribe */
+    char *identifier;    /* handle or DID */
+    char *password;      /* app password: secret */
+    /* catch-up on first start: answer mentions this many seconds old (0 = only new ones) */
+    long backfill_secs;
+};
+
+struct sb_config {
+    char *path;
+    char *store;  /* store URL (default "switchboard.db") */
+    char *policy; /* policy directory (default "policies") */
+    bool dry_run; /* decide and record, never send */
+    bool paused;  /* kill switch: everything escalates, nothing is sent automatically */
+    bool pretty;  /* also print one human line per post on stdout (the demo) */
+    int outbox_batch;
+    struct sb_account_conf accounts[SB_CONFIG_ACCOUNTS_MAX];
+    int n_accounts;
+};
+
+/* Load and validate; on error eb names the field. *c is filled (sb_config_free). */
+enum sb_err sb_config_load(const char *path, struct sb_config *c, struct sb_errbuf *eb);
+void sb_config_free(struct sb_config *c);
+
+#endif

@@ -1,0 +1,196 @@
+/* ingest.c — events to durable decisions (see ingest.h). Depends on the policy runtime, the
+ * effects planner, the store. */
+#include "run/ingest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/effects.h"
+#include "run/pretty.h"
+#include "util/log.h"
+
+#define EFFECTS_MAX 4
+
+struct sb_ingest {
+    struct sb_store *store;
+    struct sb_policy *pol;
+    const struct sb_config *cfg;
+    void (*kick)(void *ud);
+    void *kick_ud;
+    struct sb_decision d;
+    struct sb_ingest_stats st;
+};
+
+enum sb_err sb_ingest_new(struct sb_store *store, struct sb_policy *pol,
+                          const struct sb_config *cfg, void (*kick)(void *ud), void *kick_ud,
+                          struct sb_ingest **out)
+{
+    struct sb_ingest *in = calloc(1, sizeof *in);
+    if (!in || sb_decision_init(&in->d)) {
+        free(in);
+        return SB_ERR_NOMEM;
+    }
+    in->store = store;
+    in->pol = pol;
+    in->cfg = cfg;
+    in->kick = kick;
+    in->kick_ud = kick_ud;
+    *out = in;
+    return SB_OK;
+}
+
+void sb_ingest_free(struct sb_ingest *in)
+{
+    if (!in)
+        return;
+    sb_decision_free(&in->d);
+    free(in);
+}
+
+void sb_ingest_set_kick(struct sb_ingest *in, void (*kick)(void *ud), void *kick_ud)
+{
+    in->kick = kick;
+    in->kick_ud = kick_ud;
+}
+
+void sb_ingest_stats_get(const struct sb_ingest *in, struct sb_ingest_stats *st)
+{
+    *st = in->st;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Guardrail decisions the policy never sees: the brand's own posts. */
+static void decide_own(struct sb_decision *d)
+{
+    sb_decision_reset(d);
+    d->action = SB_ACTION_IGNORE;
+    sb_decision_add_reason(d, "guardrail: the brand's own post (echo suppression)");
+}
+
+/* Kill switch: nothing automatic goes out; what would have been said waits for a human. */
+static void apply_pause(struct sb_decision *d)
+{
+    if (d->action == SB_ACTION_IGNORE || d->action == SB_ACTION_ESCALATE)
+        return;
+    d->action = SB_ACTION_ESCALATE;
+    d->reply = d->message = NULL;
+    d->queue = "support";
+    d->priority = SB_PRIORITY_NORMAL;
+    sb_decision_add_reason(d, "guardrail: automated replies are paused (kill switch)");
+}
+
+static void log_decision(const struct sb_connector *c, const struct sb_post *p,
+                         const struct sb_decision *d, size_t n_effects)
+{
+    char reasons[600] = "";
+    size_t at = 0;
+    for (int i = 0; i < d->n_reasons && at < sizeof reasons - 2; i++)
+        at += (size_t)snprintf(reasons + at, sizeof reasons - at, "%s%s", i ? "; " : "",
+                               d->reasons[i]);
+    sb_log(SB_LOG_INFO, "decided",
+           "\"platform\":\"%s\",\"account\":%s,\"post_id\":%s,\"author\":%s,\"action\":\"%s\","
+           "\"queue\":%s,\"effects\":%zu,\"reasons\":%s,\"policy\":\"%s\",\"latency_us\":%.1f%s%s",
+           sb_platform_name(p->platform), sb_log_q(c->conf->name), sb_log_q(p->id),
+           sb_log_q(p->author.handle ? p->author.handle : p->author.id), sb_action_name(d->action),
+           sb_log_q(d->action == SB_ACTION_ESCALATE ? d->queue : NULL), n_effects,
+           sb_log_q(reasons), d->policy_version ? d->policy_version : "",
+           (double)d->latency_ns / 1000.0, d->error ? ",\"policy_error\":" : "",
+           d->error ? sb_log_q(d->error->message) : "");
+}
+
+void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, const char *raw,
+                     size_t raw_len)
+{
+    struct sb_ingest *in = ud;
+    struct sb_post *p = &ev->post;
+    struct sb_errbuf eb = {{0}};
+    in->st.events++;
+    switch (ev->type) {
+    case SB_EVENT_SKIP:
+        in->st.skipped++;
+        return;
+    case SB_EVENT_DELETE: {
+        in->st.deletes++;
+        enum sb_err e = sb_store_post_mark_deleted(in->store, p->platform, p->id, &eb);
+        if (e == SB_OK) {
+            /* a post deleted before its reply went out: the reply is cancelled */
+            if (sb_store_outbox_cancel_for_post(in->store, p->platform, p->id, &eb))
+                sb_log(SB_LOG_ERROR, "store_error", "\"detail\":%s", sb_log_q(eb.msg));
+            sb_log(SB_LOG_INFO, "deleted", "\"platform\":\"%s\",\"post_id\":%s",
+                   sb_platform_name(p->platform), sb_log_q(p->id));
+            if (in->cfg->pretty)
+                printf("\n[%s] post %s deleted by its author: pending replies cancelled\n",
+                       sb_platform_name(p->platform), p->id);
+        }
+        return;
+    }
+    case SB_EVENT_UPDATE:
+    case SB_EVENT_POST:
+        break;
+    }
+    if (!p->account)
+        p->account = c->conf->name;
+    int64_t rowid;
+    enum sb_err e = sb_store_post_insert(in->store, p, raw, raw_len, &rowid, &eb);
+    if (e == SB_ERR_DUP) {
+        in->st.duplicates++;
+        sb_log(SB_LOG_DEBUG, "duplicate", "\"platform\":\"%s\",\"post_id\":%s",
+               sb_platform_name(p->platform), sb_log_q(p->id));
+        if (in->cfg->pretty)
+            printf("\n[%s] post %s delivered again: already decided, nothing sent twice\n",
+                   sb_platform_name(p->platform), p->id);
+        return;
+    }
+    if (e) {
+        in->st.errors++;
+        sb_log(SB_LOG_ERROR, "store_error", "\"post_id\":%s,\"detail\":%s", sb_log_q(p->id),
+               sb_log_q(eb.msg));
+        return;
+    }
+    in->st.posts++;
+    struct sb_decision *d = &in->d;
+    int own = c->self_id[0] && p->author.id && strcmp(p->author.id, c->self_id) == 0;
+    if (own) {
+        in->st.own++;
+        decide_own(d);
+    } else {
+        struct sb_ctx ctx = {0};
+        ctx.now = now_ms() / 1000;
+        ctx.business_hours = true;
+        if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
+            in->st.policy_errors++;
+        if (in->cfg->paused)
+            apply_pause(d);
+    }
+    in->st.actions[d->action]++;
+    struct sb_effect fx[EFFECTS_MAX];
+    size_t n = 0;
+    if (!own && sb_effects_plan(p, d, fx, EFFECTS_MAX, &n) != SB_OK)
+        n = 0;
+    if (in->cfg->dry_run)
+        n = 0; /* decided and recorded, never sent */
+    e = sb_store_decision_record(in->store, rowid, d, fx, n, now_ms(), NULL, &eb);
+    if (!e)
+        e = sb_store_flush(in->store, &eb);
+    if (e && e != SB_ERR_DUP) {
+        in->st.errors++;
+        sb_log(SB_LOG_ERROR, "store_error", "\"post_id\":%s,\"detail\":%s", sb_log_q(p->id),
+               sb_log_q(eb.msg));
+        return;
+    }
+    log_decision(c, p, d, n);
+    if (in->cfg->pretty)
+        sb_pretty_decision(stdout, p, d);
+    if (n && !e) {
+        in->st.enqueued += (long)n;
+        if (in->kick_ud)
+            in->kick(in->kick_ud);
+    }
+}
