@@ -67,7 +67,9 @@ void sb_loop_run(struct sb_loop *l)
 
 void sb_loop_stop(struct sb_loop *l)
 {
+    /* lws and curl keep handles open until sb_loop_free tears them down: leave the loop now */
     l->stopping = 1;
+    uv_stop(&l->uv);
 }
 
 void sb_loop_free(struct sb_loop *l)

@@ -16,7 +16,8 @@ struct lws_context;
 enum sb_err sb_loop_new(struct sb_loop **out, struct sb_errbuf *eb);
 /* Run until sb_loop_stop; returns when every handle is closed. */
 void sb_loop_run(struct sb_loop *l);
-/* Ask the loop to finish: stops accepting new work; owners close their handles. */
+/* Make sb_loop_run return after this iteration; owners have closed (uv_close) their handles,
+ * and sb_loop_free finishes closing them and tears down lws and curl. */
 void sb_loop_stop(struct sb_loop *l);
 void sb_loop_free(struct sb_loop *l);
 

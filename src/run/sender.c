@@ -165,6 +165,12 @@ static void on_timer(uv_timer_t *t)
     struct sb_sender *s = t->data;
     if (s->stopping)
         return;
+    /* Claiming counts an attempt: wait until every account knows who it is (verify) first. */
+    for (int i = 0; i < s->n_conns; i++)
+        if (!s->conns[i]->ready) {
+            schedule(s, POLL_MS);
+            return;
+        }
     size_t room = CLAIM_MAX - (size_t)s->in_flight;
     if (room > 0) {
         size_t n = 0;

@@ -54,6 +54,7 @@ static void close_all(struct service *sv)
     for (int i = 0; i < sv->n_conns; i++)
         sv->conns[i]->ops->free(sv->conns[i]);
     sv->n_conns = 0;
+    sb_loop_stop(sv->loop);
 }
 
 static void on_drain(uv_timer_t *t)
@@ -64,7 +65,9 @@ static void on_drain(uv_timer_t *t)
         uv_timer_start(&sv->drain, on_drain, 50, 0);
         return;
     }
-    if (!all_idle(sv))
+    if (all_idle(sv))
+        sb_log(SB_LOG_INFO, "shutdown", "\"detail\":\"all sends finished\"");
+    else
         sb_log(SB_LOG_WARN, "shutdown",
                "\"detail\":\"sends still in flight after 10 s: their outbox entries stay "
                "leased and are retried (same idempotency key) at the next start\"");

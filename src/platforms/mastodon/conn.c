@@ -195,10 +195,13 @@ static void on_page(void *ud, const struct sb_http_resp *r)
                 save_cursor(m, strtoll(id, NULL, 10));
             continue;
         }
+        /* the raw JSON of each notification is what gets stored with the post */
         char *text = json_dumps(item, JSON_COMPACT);
         if (text) {
             handle_json(m, text, strlen(text), 0);
-            free(text);
+            json_free_t jfree;
+            json_get_alloc_funcs(NULL, &jfree); /* jansson's allocator made it */
+            jfree(text);
         }
     }
     json_decref(arr);
