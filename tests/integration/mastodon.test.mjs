@@ -1,0 +1,138 @@
+// mastodon.test.mjs — switchboard run against the Mastodon emulator, end to end: every post
+// that reaches the brand is decided once and answered at most once, through disconnects,
+// 429/5xx storms, duplicate deliveries, lost responses and bad frames.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { startService, until, sleep, postJSON, getJSON } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const { start } = require('../emulators/mastodon/server.js');
+
+let emu, base, svc;
+
+const brandReplies = () => getJSON(base, '/__emu/statuses?created_by=brand');
+const repliesTo = async (id) => (await brandReplies()).filter((s) => s.in_reply_to_id === id);
+const inject = (b) => postJSON(base, '/__emu/inject', { deliver: 'stream', ...b });
+const decided = (id) => svc.events('decided').filter((e) => e.post_id === id);
+
+before(async () => {
+  emu = await start({ port: 0, pingMs: 1000 });
+  base = `http://127.0.0.1:${emu.port}`;
+  svc = startService(`{ platform = "mastodon", name = "acme", base_url = "${base}", token = "brand-token" }`);
+  await until(() => svc.events('stream_open').length, 'the stream to open');
+});
+
+beforeEach(async () => {
+  await postJSON(base, '/__emu/faults/clear', {});
+});
+
+// Mastodon's X-RateLimit-Reset: ISO 8601 with 6 fractional digits.
+const iso6 = (ms) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+
+after(async () => {
+  if (svc) {
+    const ex = await svc.stop('SIGTERM');
+    assert.equal(ex.code, 0, 'clean exit on SIGTERM');
+  }
+  await emu?.close();
+});
+
+test('a complaint is acknowledged publicly, once, mentioning the author', async () => {
+  const { status } = await inject({ account: 'alice', text: 'my order is late and nobody answers. really annoyed' });
+  const [r] = await until(() => repliesTo(status.id).then((a) => a.length && a), 'the reply');
+  assert.equal(r.visibility, 'public');
+  assert.match(r.content, /alice/);
+  await sleep(300);
+  assert.equal((await repliesTo(status.id)).length, 1);
+  const log = (await getJSON(base, '/__emu/log')).filter((l) => l.method === 'POST' && l.path === '/api/v1/statuses');
+  const mine = log.filter((l) => (l.body || '').includes(`in_reply_to_id=${status.id}`));
+  assert.equal(mine.length, 1);
+  assert.match(mine[0].headers['idempotency-key'], /^[0-9a-f]{32}$/);
+});
+
+test('an order problem moves to private: a public reply and one direct message', async () => {
+  const { status } = await inject({ account: 'bob', text: 'I was charged twice for order 5512, can you check my account?' });
+  const rs = await until(() => repliesTo(status.id).then((a) => a.length === 2 && a), 'reply + DM');
+  const dm = rs.find((s) => s.visibility === 'direct');
+  assert.ok(dm, 'a direct message');
+  assert.ok(dm.mentions.some((m) => m.acct.startsWith('bob')), 'the DM mentions its recipient');
+  assert.ok(rs.find((s) => s.visibility === 'public'));
+});
+
+test('a legal threat is escalated and nothing is said in public', async () => {
+  const { status } = await inject({ account: 'zoe', text: 'this is unacceptable, my lawyer will be in touch' });
+  await until(() => decided(status.id).length, 'the decision');
+  assert.equal(decided(status.id)[0].action, 'escalate');
+  assert.equal(decided(status.id)[0].queue, 'legal');
+  await sleep(300);
+  assert.equal((await repliesTo(status.id)).length, 0);
+});
+
+test('a bot is ignored', async () => {
+  const { status } = await inject({ account: 'rivalbot', text: 'Beep! 20% off today' });
+  await until(() => decided(status.id).length, 'the decision');
+  assert.equal(decided(status.id)[0].action, 'ignore');
+  await sleep(200);
+  assert.equal((await repliesTo(status.id)).length, 0);
+});
+
+test('a duplicate delivery gets one reply', async () => {
+  const { status } = await inject({ account: 'alice', text: 'love the new kettle, thanks!', duplicate: 2 });
+  await until(() => repliesTo(status.id).then((a) => a.length), 'the reply');
+  await sleep(400);
+  assert.equal((await repliesTo(status.id)).length, 1);
+  assert.equal(decided(status.id).length, 1);
+});
+
+test('429 then 5xx: the reply is delayed, never duplicated, never lost', async () => {
+  // the reset header says when to come back: 1.5 s from now (the real window is 5 min)
+  await postJSON(base, '/__emu/fault', { kind: 'http_status', status: 429, count: 1, path: '/api/v1/statuses',
+    headers: { 'X-RateLimit-Reset': iso6(Date.now() + 1500) } });
+  await postJSON(base, '/__emu/fault', { kind: 'http_status', status: 503, count: 1, path: '/api/v1/statuses' });
+  const { status } = await inject({ account: 'carla', text: 'thanks for the quick help yesterday' });
+  await until(() => repliesTo(status.id).then((a) => a.length), 'the reply after the storm', 30000);
+  await sleep(300);
+  assert.equal((await repliesTo(status.id)).length, 1);
+  assert.ok(svc.events('outbox').some((e) => e.outcome === 'retry'), 'retries were logged');
+});
+
+test('a lost response after the platform applied the effect: no second post', async () => {
+  await postJSON(base, '/__emu/fault', { kind: 'lost_response', count: 1, path: '/api/v1/statuses' });
+  const { status } = await inject({ account: 'alice', text: 'is the X200 charger compatible with the X100?' });
+  await until(() => svc.events('outbox').some((e) => e.target === status.id && e.outcome === 'sent'), 'sent after the retry', 30000);
+  assert.equal((await repliesTo(status.id)).length, 1);
+  const posts = (await getJSON(base, '/__emu/log')).filter((l) => l.method === 'POST' && l.path === '/api/v1/statuses' && (l.body || '').includes(status.id));
+  assert.ok(posts.length >= 2, 'the request was repeated');
+  assert.equal(new Set(posts.map((p) => p.headers['idempotency-key'])).size, 1, 'with the same key');
+});
+
+test('a dropped stream: posts made while disconnected are answered once after catch-up', async () => {
+  const opens = svc.events('stream_open').length;
+  await postJSON(base, '/__emu/fault', { kind: 'drop_stream' });
+  const { status } = await inject({ account: 'bob', text: 'my parcel never arrived, so frustrating', deliver: 'missed' });
+  await until(() => svc.events('stream_open').length > opens, 'the reconnect', 15000);
+  await until(() => repliesTo(status.id).then((a) => a.length), 'the caught-up reply', 15000);
+  await sleep(300);
+  assert.equal((await repliesTo(status.id)).length, 1);
+});
+
+test('malformed and oversized frames: one log line each, the service keeps going', async () => {
+  const bad = svc.events('stream_frame_invalid').length;
+  await postJSON(base, '/__emu/fault', { kind: 'malformed_frame' });
+  await until(() => svc.events('stream_frame_invalid').length > bad, 'the malformed frame to be reported');
+  const closes = svc.events('stream_closed').length;
+  await postJSON(base, '/__emu/fault', { kind: 'oversized_frame', bytes: 2 * 1024 * 1024 });
+  await until(() => svc.events('stream_closed').length > closes, 'the oversized frame to close the stream', 15000);
+  const { status } = await inject({ account: 'zoe', text: 'great service today, thank you', deliver: 'missed' });
+  await until(() => repliesTo(status.id).then((a) => a.length), 'a reply after the reconnect', 15000);
+});
+
+test('the brand\'s own posts are never answered (no reply loops)', async () => {
+  // every reply the brand made so far was echoed on its user stream as an "update"
+  const mine = await brandReplies();
+  assert.ok(mine.length >= 5, 'the earlier tests made replies');
+  const ids = new Set(mine.map((s) => s.id));
+  assert.deepEqual(svc.lines.filter((l) => l.event === 'decided' && ids.has(l.post_id)), []);
+  assert.deepEqual(mine.filter((s) => ids.has(s.in_reply_to_id)), [], 'no reply to a reply of ours');
+});
