@@ -109,8 +109,9 @@ test('a lost response after the platform applied the effect: no second post', as
 
 test('a dropped stream: posts made while disconnected are answered once after catch-up', async () => {
   const opens = svc.events('stream_open').length;
-  await postJSON(base, '/__emu/fault', { kind: 'drop_stream' });
+  // "missed": the stream never delivers it, only the catch-up after the reconnect can
   const { status } = await inject({ account: 'bob', text: 'my parcel never arrived, so frustrating', deliver: 'missed' });
+  await postJSON(base, '/__emu/fault', { kind: 'drop_stream' });
   await until(() => svc.events('stream_open').length > opens, 'the reconnect', 15000);
   await until(() => repliesTo(status.id).then((a) => a.length), 'the caught-up reply', 15000);
   await sleep(300);
@@ -122,9 +123,12 @@ test('malformed and oversized frames: one log line each, the service keeps going
   await postJSON(base, '/__emu/fault', { kind: 'malformed_frame' });
   await until(() => svc.events('stream_frame_invalid').length > bad, 'the malformed frame to be reported');
   const closes = svc.events('stream_closed').length;
+  const opens = svc.events('stream_open').length;
+  const { status } = await inject({ account: 'zoe', text: 'great service today, thank you', deliver: 'missed' });
   await postJSON(base, '/__emu/fault', { kind: 'oversized_frame', bytes: 2 * 1024 * 1024 });
   await until(() => svc.events('stream_closed').length > closes, 'the oversized frame to close the stream', 15000);
-  const { status } = await inject({ account: 'zoe', text: 'great service today, thank you', deliver: 'missed' });
+  assert.match(svc.events('stream_closed').at(-1).detail, /1009/);
+  await until(() => svc.events('stream_open').length > opens, 'the reconnect', 15000);
   await until(() => repliesTo(status.id).then((a) => a.length), 'a reply after the reconnect', 15000);
 });
 
