@@ -13,6 +13,8 @@
 #define EFFECTS_MAX 4
 
 struct sb_ingest {
+    uv_check_t check; /* end of each loop iteration: one commit for everything decided in it */
+    int dirty, kick_pending;
     struct sb_store *store;
     struct sb_policy *pol;
     const struct sb_config *cfg;
@@ -22,7 +24,32 @@ struct sb_ingest {
     struct sb_ingest_stats st;
 };
 
-enum sb_err sb_ingest_new(struct sb_store *store, struct sb_policy *pol,
+/* Group commit: every post decided during one loop iteration (a burst of frames, a catch-up
+ * page) is made durable by one commit here, before the sender is told and before anything is
+ * sent. Cursors written by the connectors ride in the same transaction, so a cursor never
+ * moves past a post that is not durable. */
+static void on_check(uv_check_t *h)
+{
+    struct sb_ingest *in = h->data;
+    /* the sender's outbox changes ride in the same batch (sb_store_set_outbox_sync) */
+    in->dirty = 0;
+    struct sb_errbuf eb = {{0}};
+    if (sb_store_flush(in->store, &eb) != SB_OK) {
+        in->st.errors++;
+        sb_log(SB_LOG_ERROR, "store_error",
+               "\"detail\":%s,\"effect\":\"this batch is lost; its posts are fetched again at "
+               "the next reconnect or start\"",
+               sb_log_q(eb.msg));
+        in->kick_pending = 0;
+        return;
+    }
+    if (in->kick_pending && in->kick_ud) {
+        in->kick_pending = 0;
+        in->kick(in->kick_ud);
+    }
+}
+
+enum sb_err sb_ingest_new(struct sb_loop *loop, struct sb_store *store, struct sb_policy *pol,
                           const struct sb_config *cfg, void (*kick)(void *ud), void *kick_ud,
                           struct sb_ingest **out)
 {
@@ -31,6 +58,9 @@ enum sb_err sb_ingest_new(struct sb_store *store, struct sb_policy *pol,
         free(in);
         return SB_ERR_NOMEM;
     }
+    uv_check_init(sb_loop_uv(loop), &in->check);
+    in->check.data = in;
+    uv_check_start(&in->check, on_check);
     in->store = store;
     in->pol = pol;
     in->cfg = cfg;
@@ -40,12 +70,23 @@ enum sb_err sb_ingest_new(struct sb_store *store, struct sb_policy *pol,
     return SB_OK;
 }
 
+static void free_ingest(uv_handle_t *h)
+{
+    struct sb_ingest *in = h->data;
+    sb_decision_free(&in->d);
+    free(in);
+}
+
 void sb_ingest_free(struct sb_ingest *in)
 {
     if (!in)
         return;
-    sb_decision_free(&in->d);
-    free(in);
+    if (in->dirty) {
+        struct sb_errbuf eb;
+        sb_store_flush(in->store, &eb);
+    }
+    uv_check_stop(&in->check);
+    uv_close((uv_handle_t *)&in->check, free_ingest);
 }
 
 void sb_ingest_set_kick(struct sb_ingest *in, void (*kick)(void *ud), void *kick_ud)
@@ -119,6 +160,7 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
     case SB_EVENT_DELETE: {
         in->st.deletes++;
         enum sb_err e = sb_store_post_mark_deleted(in->store, p->platform, p->id, &eb);
+        in->dirty = 1;
         if (e == SB_OK) {
             /* a post deleted before its reply went out: the reply is cancelled */
             if (sb_store_outbox_cancel_for_post(in->store, p->platform, p->id, &eb))
@@ -155,6 +197,7 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         return;
     }
     in->st.posts++;
+    in->dirty = 1;
     struct sb_decision *d = &in->d;
     int own = c->self_id[0] && p->author.id && strcmp(p->author.id, c->self_id) == 0;
     if (own) {
@@ -177,8 +220,7 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
     if (in->cfg->dry_run)
         n = 0; /* decided and recorded, never sent */
     e = sb_store_decision_record(in->store, rowid, d, fx, n, now_ms(), NULL, &eb);
-    if (!e)
-        e = sb_store_flush(in->store, &eb);
+    in->dirty = 1;
     if (e && e != SB_ERR_DUP) {
         in->st.errors++;
         sb_log(SB_LOG_ERROR, "store_error", "\"post_id\":%s,\"detail\":%s", sb_log_q(p->id),
@@ -190,7 +232,6 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         sb_pretty_decision(stdout, p, d);
     if (n && !e) {
         in->st.enqueued += (long)n;
-        if (in->kick_ud)
-            in->kick(in->kick_ud);
+        in->kick_pending = 1; /* after the commit at the end of this iteration */
     }
 }

@@ -5,6 +5,7 @@
 #ifndef SB_INGEST_H
 #define SB_INGEST_H
 
+#include "net/loop.h"
 #include "platforms/connector.h"
 #include "policy/policy.h"
 #include "run/config.h"
@@ -18,9 +19,10 @@ struct sb_ingest_stats {
     long policy_errors, enqueued;
 };
 
-/* kick(ud) is called after new outbox entries became durable. Borrowed pointers must outlive
- * the ingest. *out is new. */
-enum sb_err sb_ingest_new(struct sb_store *store, struct sb_policy *pol,
+/* kick(ud) is called after new outbox entries became durable (one commit per loop iteration).
+ * Borrowed pointers must outlive the ingest. *out is new; sb_ingest_free commits what is
+ * pending and closes its loop handle (the loop must run once more to finish freeing). */
+enum sb_err sb_ingest_new(struct sb_loop *loop, struct sb_store *store, struct sb_policy *pol,
                           const struct sb_config *cfg, void (*kick)(void *ud), void *kick_ud,
                           struct sb_ingest **out);
 void sb_ingest_free(struct sb_ingest *in);

@@ -103,10 +103,22 @@ int sb_service_run(const struct sb_config *cfg)
     sv.cfg = cfg;
     struct sb_errbuf eb = {{0}};
     int rc = 1;
-    if (sb_store_open(cfg->store, &sv.store, &eb)) {
+    /* The live service commits once per loop iteration (posts, decisions, outbox entries and
+     * outbox state together) with synchronous=normal unless the URL says otherwise: a commit is
+     * durable against a crash of the process, and what an OS crash could lose is re-fetched
+     * by catch-up and re-sent under the same idempotency key (docs/storage.md). */
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s", cfg->store,
+             strstr(cfg->store, "synchronous=") ? ""
+             : strchr(cfg->store, '?')          ? "&synchronous=normal"
+                                                : "?synchronous=normal");
+    if (sb_store_open(url, &sv.store, &eb)) {
         fprintf(stderr, "switchboard run: store %s: %s\n", cfg->store, eb.msg);
         goto done;
     }
+    sb_store_set_outbox_sync(sv.store, false);
+    if (sb_store_background_checkpoints(sv.store, &eb))
+        sb_log(SB_LOG_WARN, "store", "\"detail\":%s", sb_log_q(eb.msg));
     if (sb_policy_load(cfg->policy, NULL, &sv.pol, &eb)) {
         fprintf(stderr, "switchboard run: policy %s: %s\n", cfg->policy, eb.msg);
         goto done;
@@ -119,7 +131,7 @@ int sb_service_run(const struct sb_config *cfg)
         goto done;
     }
     /* the sender does not exist yet: its kick is attached below */
-    if (sb_ingest_new(sv.store, sv.pol, cfg, sb_sender_kick, NULL, &sv.ingest)) {
+    if (sb_ingest_new(sv.loop, sv.store, sv.pol, cfg, sb_sender_kick, NULL, &sv.ingest)) {
         fprintf(stderr, "switchboard run: out of memory\n");
         goto done;
     }
@@ -130,6 +142,8 @@ int sb_service_run(const struct sb_config *cfg)
         if (a->platform == SB_PLATFORM_MASTODON)
             e = sb_mastodon_connector_new(sv.loop, a, sv.store, sb_ingest_event, sv.ingest, &c,
                                           &eb);
+        else if (a->platform == SB_PLATFORM_BLUESKY)
+            e = sb_bluesky_connector_new(sv.loop, a, sv.store, sb_ingest_event, sv.ingest, &c, &eb);
         else
             snprintf(eb.msg, sizeof eb.msg, "account %s: platform %s has no connector yet", a->name,
                      sb_platform_name(a->platform));
@@ -170,9 +184,9 @@ done:
         sv.conns[i]->ops->free(sv.conns[i]);
     if (sv.sender)
         sb_sender_free(sv.sender);
+    sb_ingest_free(sv.ingest); /* commits what is pending; its handle closes in the loop */
     if (sv.loop)
         sb_loop_free(sv.loop);
-    sb_ingest_free(sv.ingest);
     sb_policy_free(sv.pol);
     sb_store_close(sv.store);
     return rc;

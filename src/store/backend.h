@@ -7,6 +7,8 @@
 #ifndef SB_STORE_BACKEND_H
 #define SB_STORE_BACKEND_H
 
+#include <stdbool.h>
+
 #include "store/store.h"
 
 enum sb_store_count_kind {
@@ -30,6 +32,7 @@ struct sb_store_config {
 struct sb_store_ops {
     const char *name;
     void (*close)(struct sb_store *s);
+    enum sb_err (*background_checkpoints)(struct sb_store *s, struct sb_errbuf *eb);
     enum sb_err (*flush)(struct sb_store *s, struct sb_errbuf *eb);
     enum sb_err (*post_insert)(struct sb_store *s, const struct sb_post *p, const char *raw,
                                size_t raw_len, int64_t *post_rowid, struct sb_errbuf *eb);
@@ -74,6 +77,7 @@ struct sb_store_ops {
 struct sb_store {
     const struct sb_store_ops *ops;
     int batch_max;      /* >= 1 */
+    bool outbox_sync;   /* outbox state changes commit at once (default) */
     int schema_version; /* set by the backend after migrating */
 };
 

@@ -8,6 +8,7 @@
  * Used from one thread: the connection is opened SQLITE_OPEN_NOMUTEX and nothing is locked.
  * Depends on libsqlite3, util/buf and the core's name tables (sb_platform_name & co). */
 #include "store/backend.h"
+#include "store/sqlite_internal.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -148,6 +149,7 @@ struct sqlite_store {
     int pending;        /* writes in that transaction */
     int64_t lost;       /* writes rolled back since the last flush; flush reports them */
     struct sb_buf json; /* scratch for the JSON columns of one row */
+    struct sb_sqlite_checkpointer *ckpt; /* background checkpoints, or NULL */
 };
 
 static int64_t now_ms(void)
@@ -232,9 +234,12 @@ static enum sb_err write_done(struct sqlite_store *ss, struct sb_errbuf *eb)
 }
 
 /* An outbox state change went into the open transaction: commit now (store.h: outbox changes
- * are durable when the call returns), taking the rest of the batch with it. */
+ * are durable when the call returns), taking the rest of the batch with it — unless the owner
+ * chose group commit for them (sb_store_set_outbox_sync). */
 static enum sb_err write_commit(struct sqlite_store *ss, struct sb_errbuf *eb)
 {
+    if (!ss->base.outbox_sync)
+        return write_done(ss, eb);
     ss->pending++;
     return tx_commit(ss, eb);
 }
@@ -705,7 +710,9 @@ static enum sb_err sq_outbox_due(struct sb_store *s, int64_t at_ms, int64_t leas
     }
     unit = false;
     /* durable before anything is sent; an empty poll leaves the ingest batch alone */
-    if (k > 0) {
+    if (k > 0 && !ss->base.outbox_sync) {
+        e = write_done_n(ss, (int)k, eb);
+    } else if (k > 0) {
         ss->pending += (int)k;
         e = tx_commit(ss, eb);
     } else if (began) {
@@ -1004,6 +1011,7 @@ static enum sb_err sq_flush(struct sb_store *s, struct sb_errbuf *eb)
 /* Release everything; tolerates a half-opened store. */
 static void destroy(struct sqlite_store *ss)
 {
+    sb_sqlite_checkpointer_stop(ss->ckpt);
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(ss->st[i]);
     if (ss->db)
@@ -1022,9 +1030,25 @@ static void sq_close(struct sb_store *s)
     destroy(ss);
 }
 
+static enum sb_err exec_sql(sqlite3 *db, const char *sql, const char *what,
+                            struct sb_errbuf *eb);
+
+static enum sb_err sq_background_checkpoints(struct sb_store *s, struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    const char *file = sqlite3_db_filename(ss->db, "main");
+    if (ss->ckpt || !file || !*file)
+        return SB_OK; /* already on, or an in-memory database */
+    ss->ckpt = sb_sqlite_checkpointer_start(file, 200);
+    if (!ss->ckpt)
+        return sb_errf(eb, SB_ERR_STORE, "sqlite: cannot start the checkpoint thread");
+    return exec_sql(ss->db, "PRAGMA wal_autocheckpoint = 0", "wal_autocheckpoint", eb);
+}
+
 static const struct sb_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
+    .background_checkpoints = sq_background_checkpoints,
     .flush = sq_flush,
     .post_insert = sq_post_insert,
     .post_mark_deleted = sq_post_mark_deleted,
@@ -1155,6 +1179,7 @@ enum sb_err sb_store_sqlite_open(const char *path, const struct sb_store_config 
     }
     ss->base.ops = &sqlite_ops;
     ss->base.batch_max = cfg->batch_max < 1 ? 1 : cfg->batch_max;
+    ss->base.outbox_sync = true;
     sb_buf_init(&ss->json, SCRATCH_MAX);
 
     if (sqlite3_open_v2(path, &ss->db,
@@ -1173,7 +1198,7 @@ enum sb_err sb_store_sqlite_open(const char *path, const struct sb_store_config 
     /* 16 KiB pages: posts carry their raw JSON (~0.6 KiB), and bigger pages mean fewer page
      * splits and shallower indexes (replay throughput +15% over 4 KiB, docs/benchmarks.md).
      * Only a new, empty database takes it; it must come before WAL is switched on. */
-    if ((e = exec_sql(ss->db, "PRAGMA page_size = 16384", "page_size", eb)) != SB_OK)
+    if ((e = exec_sql(ss->db, "PRAGMA page_size = 4096", "page_size", eb)) != SB_OK)
         goto fail;
     if (file && *file) {
         if (sqlite3_prepare_v2(ss->db, "PRAGMA journal_mode = WAL", -1, &jm, NULL) != SQLITE_OK ||

@@ -410,6 +410,19 @@ enum sb_err sb_store_count(struct sb_store *s, const char *what, int64_t *n, str
     return sb_errf(eb, SB_ERR_INVAL, "store count: unknown table '%s'", what);
 }
 
+enum sb_err sb_store_background_checkpoints(struct sb_store *s, struct sb_errbuf *eb)
+{
+    if (!s)
+        return sb_errf(eb, SB_ERR_INVAL, "store: NULL store");
+    return s->ops->background_checkpoints ? s->ops->background_checkpoints(s, eb) : SB_OK;
+}
+
+void sb_store_set_outbox_sync(struct sb_store *s, bool immediate)
+{
+    if (s)
+        s->outbox_sync = immediate;
+}
+
 int64_t sb_store_key(const char *platform, const char *value)
 {
     if (!value)

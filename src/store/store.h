@@ -60,6 +60,19 @@ void sb_store_close(struct sb_store *s);
  * synchronous level). SB_ERR_STORE when the commit failed or an earlier batch was lost. */
 enum sb_err sb_store_flush(struct sb_store *s, struct sb_errbuf *eb);
 
+/* Outbox state changes (due/claim, sent, retry, fail) commit before returning by default. With
+ * immediate = false they join the open batch like any write and become durable at the next
+ * sb_store_flush: the live service flushes once per loop iteration and relies on the
+ * idempotency keys — a claim or a `sent` lost in a crash means a re-send with the same key,
+ * which the platform absorbs (Mastodon within 1 h, Bluesky by record key). */
+void sb_store_set_outbox_sync(struct sb_store *s, bool immediate);
+
+/* Move WAL checkpoints (copying the log back into the database, with its fsync) off the
+ * calling thread: a background thread with its own connection checkpoints every 200 ms and
+ * the caller's connection stops checkpointing itself. For a writer that must never stall
+ * (the live service's loop). No-op for in-memory databases. */
+enum sb_err sb_store_background_checkpoints(struct sb_store *s, struct sb_errbuf *eb);
+
 /* Writes per transaction; values < 1 mean 1 (every write commits on its own). Takes effect at
  * the next write. */
 void sb_store_set_batch(struct sb_store *s, int batch_max);

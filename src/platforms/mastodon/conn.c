@@ -50,8 +50,8 @@ static void save_cursor(struct masto *m, int64_t id)
     m->last_id = id;
     if (m->base.store) {
         struct sb_errbuf eb;
-        if (sb_store_cursor_set(m->base.store, m->cursor_key, id, &eb) ||
-            sb_store_flush(m->base.store, &eb))
+        /* committed with the posts it covers (ingest's group commit) */
+        if (sb_store_cursor_set(m->base.store, m->cursor_key, id, &eb))
             log_account(m, SB_LOG_ERROR, "cursor_save_failed", eb.msg);
     }
 }

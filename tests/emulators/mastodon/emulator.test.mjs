@@ -6,8 +6,10 @@ import { test, describe, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import os from 'node:os';
+import fs from 'node:fs';
 import {
-  HERE, startEmu, api, rawHttp, upgradeRequest, openStream, subscribe, sleep,
+  HERE, startEmu, api, rawHttp, upgradeRequest, openStream, subscribe, sleep, waitFor,
   TOKEN, BRAND_ID, ISO_MS, ISO_6, WebSocket,
 } from './helpers.mjs';
 
@@ -35,6 +37,26 @@ describe('command line', () => {
       assert.equal(out.split('\n').length, 2, 'nothing else on stdout');
     } finally {
       child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('configuration', () => {
+  test('--config FILE: host, limits and counting mode; start() embeds the same server', async () => {
+    const file = path.join(os.tmpdir(), `mastodon-emu-${process.pid}.json`);
+    fs.writeFileSync(file, JSON.stringify({ host: 'social.example', max_characters: 10, char_count: 'codepoints', rate_limits: { per_token: { limit: 3 } } }));
+    const emu = await startEmu({ configFile: file, token: 'cfg-token' });
+    try {
+      fs.unlinkSync(file);
+      const ok = await emu.api('/api/v1/statuses', { token: 'cfg-token', form: { status: 'e\u0301'.repeat(5) } });
+      assert.equal(ok.status, 200, '10 code points');
+      assert.equal(ok.body.url, `https://social.example/@acme/${ok.body.id}`);
+      const long = await emu.api('/api/v1/statuses', { token: 'cfg-token', form: { status: 'e\u0301'.repeat(6) } });
+      assert.deepEqual(long.body, { error: 'Validation failed: Text character limit of 10 exceeded' });
+      assert.equal(long.headers.get('x-ratelimit-limit'), '3');
+      assert.equal((await emu.api('/api/v2/instance', { token: null })).body.configuration.statuses.max_characters, 10);
+    } finally {
+      await emu.close();
     }
   });
 });
@@ -136,15 +158,19 @@ describe('emulator', () => {
       await subscribe(emu, ws, 'user');
       await subscribe(emu, ws, 'user:notification');
       ws.send(JSON.stringify({ type: 'subscribe', stream: 'user' }));
-      await sleep(30);
+      await subscribe(emu, ws, 'hashtag', { tag: 'Parcels' }); // frames are handled in order
       const conns = await emu.ctl('/__emu/connections');
-      assert.deepEqual(conns[0].subscriptions, [{ channel: 'user', stream: ['user'] }, { channel: 'user:notification', stream: ['user:notification'] }]);
+      assert.deepEqual(conns[0].subscriptions, [
+        { channel: 'user', stream: ['user'] },
+        { channel: 'user:notification', stream: ['user:notification'] },
+        { channel: 'hashtag', stream: ['hashtag', 'Parcels'] },
+      ]);
       await inject({ account: 'bob', text: 'hello' });
       const streams = [(await ws.json()).stream[0], (await ws.json()).stream[0]].sort();
       assert.deepEqual(streams, ['user', 'user:notification']);
       assert.equal(await ws.none(100), true);
       ws.send(JSON.stringify({ type: 'unsubscribe', stream: 'user' }));
-      await sleep(30);
+      await waitFor(async () => (await emu.ctl('/__emu/connections'))[0].subscriptions.length === 2, 'unsubscribe');
       await inject({ account: 'bob', text: 'again' });
       assert.deepEqual((await ws.json()).stream, ['user:notification']);
       assert.equal(await ws.none(100), true);
@@ -246,7 +272,9 @@ describe('emulator', () => {
       await inject({ account: 'alice', text: 'sse' });
       while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
       assert.match(text, /^:\)\nevent: notification\ndata: \{"id":"\d+","type":"mention"/);
+      assert.equal((await emu.ctl('/__emu/connections'))[0].kind, 'eventsource');
       ctrl.abort();
+      await waitFor(async () => (await emu.ctl('/__emu/connections')).length === 0, 'a closed EventSource to be forgotten');
       const plain = await emu.api('/api/v1/streaming');
       assert.equal(plain.status, 400);
       assert.deepEqual(plain.body, { error: 'Unknown channel requested' });
@@ -531,9 +559,9 @@ describe('emulator', () => {
       const t0 = Date.now();
       assert.equal((await emu.api('/api/v1/notifications')).status, 200);
       assert.ok(Date.now() - t0 >= 290);
-      const t1 = Date.now();
-      await emu.api('/api/v1/notifications');
-      assert.ok(Date.now() - t1 < 250, 'one-shot');
+      const faults = await emu.ctl('/__emu/faults');
+      assert.deepEqual(faults.armed, [], 'one-shot');
+      assert.deepEqual(faults.fired.map((f) => f.kind), ['slow']);
     });
 
     test('lost_response: the status is created and the key stored, the socket dies; a retry gets the original', async () => {
@@ -596,8 +624,7 @@ describe('emulator', () => {
 
   test('log records requests (headers, raw body), upgrades and client frames; clear empties it', async () => {
     const ws = await openStream(emu, '?stream=user');
-    ws.send('{"type":"subscribe","stream":"user:notification"}');
-    await sleep(30);
+    await subscribe(emu, ws, 'user:notification');
     await post({ status: 'logged ünïcode', in_reply_to_id: '' }, { 'Idempotency-Key': 'log-1' });
     const log = await emu.ctl('/__emu/log');
     const up = log.find((e) => e.kind === 'upgrade');
@@ -651,8 +678,7 @@ describe('keepalive', () => {
     const deaf = await openStream(emu, '?stream=user', { autoPong: false });
     const { code } = await deaf.closed;
     assert.equal(code, 1006);
-    await sleep(150);
-    assert.ok(pings >= 2, `pings seen: ${pings}`);
+    await waitFor(() => pings >= 2, 'two pings to the live client');
     assert.equal(good.readyState, WebSocket.OPEN);
     const log = await emu.ctl('/__emu/log?kind=ws_terminate');
     assert.equal(log.length, 1);
@@ -673,8 +699,7 @@ describe('keepalive', () => {
     assert.equal(ws.readyState, WebSocket.OPEN);
     await emu.ctl('/__emu/fault', { kind: 'no_pong', enabled: false });
     ws.ping();
-    await sleep(150);
-    assert.ok(pongs >= 1);
+    await waitFor(() => pongs >= 1, 'a pong once no_pong is off');
     ws.close();
   });
 });

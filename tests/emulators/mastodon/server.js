@@ -61,7 +61,7 @@ function createEmulator(config) {
   emu.hub = new StreamHub(emu);
   emu.reset = () => {
     clock.reset();
-    Object.assign(config.rate_limits, clone(initialRateLimits));
+    // config.rate_limits is shared with RateLimits and the control API: restore in place.
     for (const k of Object.keys(initialRateLimits)) Object.assign(config.rate_limits[k], initialRateLimits[k]);
     emu.state.reset();
     emu.rates.reset();

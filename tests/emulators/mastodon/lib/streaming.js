@@ -268,7 +268,8 @@ class StreamHub {
     };
     const heartbeat = setInterval(() => res.write(':thump\n\n'), this.emu.config.sse_heartbeat_ms);
     this.conns.set(conn.id, conn);
-    req.on('close', () => {
+    // res, not req: the request stream has already ended (its body was read) by now.
+    res.on('close', () => {
       clearInterval(heartbeat);
       this.conns.delete(conn.id);
     });
