@@ -73,5 +73,9 @@ struct sb_connector {
 enum sb_err sb_mastodon_connector_new(struct sb_loop *l, const struct sb_account_conf *conf,
                                       struct sb_store *store, sb_ingest_fn ingest, void *ud,
                                       struct sb_connector **out, struct sb_errbuf *eb);
+/* Bluesky: conf needs pds_url, jetstream_url, identifier and password (SB_ERR_INVAL). */
+enum sb_err sb_bluesky_connector_new(struct sb_loop *l, const struct sb_account_conf *conf,
+                                     struct sb_store *store, sb_ingest_fn ingest, void *ud,
+                                     struct sb_connector **out, struct sb_errbuf *eb);
 
 #endif
