@@ -27,6 +27,7 @@ struct sb_store_config {
     enum sb_store_sync sync;
     int busy_timeout_ms;
     int batch_max;
+    int page_size; /* for a new database file only */
 };
 
 struct sb_store_ops {

@@ -42,6 +42,14 @@ static enum sb_err parse_option(const char *kv, size_t n, struct sb_store_config
                            val);
         return SB_OK;
     }
+    if (klen == 9 && memcmp(kv, "page_size", 9) == 0) {
+        long ps = strtol(val, NULL, 10);
+        if (ps < 512 || ps > 65536 || (ps & (ps - 1)))
+            return sb_errf(eb, SB_ERR_INVAL,
+                           "store option page_size=%s: want a power of two, 512..65536", val);
+        cfg->page_size = (int)ps;
+        return SB_OK;
+    }
     bool is_busy = klen == 12 && memcmp(kv, "busy_timeout", 12) == 0;
     bool is_batch = klen == 5 && memcmp(kv, "batch", 5) == 0;
     if (!is_busy && !is_batch)
@@ -63,8 +71,10 @@ enum sb_err sb_store_open(const char *url, struct sb_store **out, struct sb_errb
 {
     enum sb_err e = SB_OK;
     char *path = NULL;
-    struct sb_store_config cfg = {
-        .sync = SB_STORE_SYNC_FULL, .busy_timeout_ms = 5000, .batch_max = SB_STORE_BATCH_DEFAULT};
+    struct sb_store_config cfg = {.sync = SB_STORE_SYNC_FULL,
+                                  .busy_timeout_ms = 5000,
+                                  .batch_max = SB_STORE_BATCH_DEFAULT,
+                                  .page_size = 4096};
 
     if (!url || !out) {
         e = sb_errf(eb, SB_ERR_INVAL, "store open: NULL argument");

@@ -542,8 +542,9 @@ static void save_cursor(struct bsky *b)
     if (b->cursor_us <= b->saved_us || !b->base.store)
         return;
     struct sb_errbuf eb;
-    if (sb_store_cursor_set(b->base.store, b->cursor_key, b->cursor_us, &eb) ||
-        sb_store_flush(b->base.store, &eb)) {
+    /* no flush here: the cursor is committed with the posts it covers, in ingest's group
+     * commit at the end of this loop iteration, so it never moves past a post that is lost */
+    if (sb_store_cursor_set(b->base.store, b->cursor_key, b->cursor_us, &eb)) {
         log_account(b, SB_LOG_ERROR, "cursor_save_failed", eb.msg);
         return;
     }
@@ -551,8 +552,9 @@ static void save_cursor(struct bsky *b)
     b->saved_at = sb_loop_mono_ms(b->base.loop);
 }
 
-/* An event at time_us t has been dealt with. Events handed to ingest are saved at once; the
- * (many) skipped ones only every CURSOR_SAVE_MS: replaying them after a crash is harmless. */
+/* An event at time_us t has been dealt with. After an event handed to ingest the cursor is
+ * written at once; after the (many) skipped ones only every CURSOR_SAVE_MS: replaying those
+ * after a crash is harmless. */
 static void advance(struct bsky *b, int64_t t, int now)
 {
     if (t > b->cursor_us)

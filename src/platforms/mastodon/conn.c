@@ -115,10 +115,22 @@ static void on_open(void *ud)
     catch_up(m, m->last_id);
 }
 
+/* The event name comes first in the envelope Mastodon writes; home-timeline "update" frames
+ * (the brand's own replies echoed back, followed accounts) are skipped without parsing. */
+static int is_update_frame(const char *data, size_t len)
+{
+    size_t head = len < 160 ? len : 160;
+    return memmem(data, head, "\"event\":\"update\"", 16) != NULL;
+}
+
 static void on_text(void *ud, const char *data, size_t len)
 {
     struct masto *m = ud;
     m->frames++;
+    if (is_update_frame(data, len)) {
+        m->skipped++;
+        return;
+    }
     handle_json(m, data, len, 1);
 }
 
@@ -334,6 +346,19 @@ static void on_sent(void *ud, const struct sb_http_resp *r)
     m->in_flight--;
     struct sb_send_result res;
     memset(&res, 0, sizeof res);
+    /* A created Status begins {"id":"…": read the id without parsing 3 KB of JSON; anything
+     * else (errors, other shapes) is parsed properly. */
+    if (r->status == 200 && r->body.len > 8 && strncmp(r->body.data, "{\"id\":\"", 7) == 0) {
+        const char *idp = r->body.data + 7, *end = memchr(idp, '"', r->body.len - 7);
+        size_t n = end ? (size_t)(end - idp) : 0;
+        if (n > 0 && n < sizeof res.remote_id && strspn(idp, "0123456789") == n) {
+            res.ok = 1;
+            memcpy(res.remote_id, idp, n);
+            sc->cb(sc->ud, &res);
+            free(sc);
+            return;
+        }
+    }
     json_t *body = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
     const char *id = json_string_value(json_object_get(body, "id"));
     if (r->status == 200 && id) {
