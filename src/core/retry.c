@@ -232,7 +232,7 @@ static int month_from_name(const char *m)
 /* Build an ISO 8601 string from the parts and let sb_time_parse_iso8601 validate it. */
 static bool civil_to_ms(int y, const char *mon, int d, int h, int mi, int s, int64_t *out)
 {
-    char iso[40];
+    char iso[64];
     int mo = month_from_name(mon);
     if (!mo || y < 1000 || y > 9999 || d < 1 || d > 31 || h < 0 || mi < 0 || s < 0)
         return false;
