@@ -22,6 +22,8 @@ static void usage(FILE *f)
           "                                  run JSONL platform events through the policy and\n"
           "                                  record everything in the store\n"
           "  run [-c switchboard.lua]        run the service on the configured accounts\n"
+          "  outbox [list|requeue|cancel|sent] [--db PATH] [--state STATE]\n"
+          "                                  see and act on undelivered replies (dead letters)\n"
           "  migrate [--db PATH]             create or upgrade the database\n"
           "  version                         print the version\n"
           "\n"
@@ -56,6 +58,8 @@ int main(int argc, char **argv)
         sb_config_free(&cfg);
         return rc;
     }
+    if (!strcmp(cmd, "outbox"))
+        return sb_cli_outbox(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate"))
         return sb_cli_migrate(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -4,7 +4,9 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { startService, until, sleep, postJSON, getJSON } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { startService, until, sleep, postJSON, getJSON, sbBin } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const { start } = require('../emulators/mastodon/server.js');
@@ -130,6 +132,18 @@ test('malformed and oversized frames: one log line each, the service keeps going
   assert.match(svc.events('stream_closed').at(-1).detail, /1009/);
   await until(() => svc.events('stream_open').length > opens, 'the reconnect', 15000);
   await until(() => repliesTo(status.id).then((a) => a.length), 'a reply after the reconnect', 15000);
+});
+
+test('a refused reply goes to the dead letters, visible with `switchboard outbox`', async () => {
+  await postJSON(base, '/__emu/fault', { kind: 'http_status', status: 422, count: 1, path: '/api/v1/statuses',
+    body: JSON.stringify({ error: 'Validation failed: Text character limit of 500 exceeded' }),
+    content_type: 'application/json' });
+  const { status } = await inject({ account: 'carla', text: 'my kettle is broken, so disappointing' });
+  await until(() => svc.events('outbox').some((e) => e.target === status.id && e.outcome === 'dead'), 'the dead letter');
+  assert.equal((await repliesTo(status.id)).length, 0, 'nothing was posted');
+  const out = execFileSync(sbBin, ['outbox', '--db', path.join(svc.dir, 'sb.db'), '--state', 'dead']).toString();
+  assert.match(out, new RegExp(`dead .*${status.id}`));
+  assert.match(out, /422: Validation failed: Text character limit of 500 exceeded/);
 });
 
 test('the brand\'s own posts are never answered (no reply loops)', async () => {
