@@ -21,7 +21,9 @@ static void usage(FILE *f)
           "  replay [--policy DIR] [--db PATH] [--account ID] FILE...\n"
           "                                  run JSONL platform events through the policy and\n"
           "                                  record everything in the store\n"
-          "  run [-c switchboard.lua]        run the service on the configured accounts\n"
+          "  run [-c switchboard.lua] [--check]\n"
+          "                                  run the service on the configured accounts (--check:\n"
+          "                                  validate the configuration and exit)\n"
           "  outbox [list|requeue|cancel|sent] [--db PATH] [--state STATE]\n"
           "                                  see and act on undelivered replies (dead letters)\n"
           "  migrate [--db PATH]             create or upgrade the database\n"
@@ -45,14 +47,29 @@ int main(int argc, char **argv)
         return sb_cli_replay(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) {
         const char *path = "switchboard.lua";
-        for (int i = 2; i < argc; i++)
+        int check = 0;
+        for (int i = 2; i < argc; i++) {
             if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
                 path = argv[++i];
+            else if (!strcmp(argv[i], "--check"))
+                check = 1;
+        }
         struct sb_config cfg;
         struct sb_errbuf eb;
         if (sb_config_load(path, &cfg, &eb)) {
             fprintf(stderr, "switchboard run: %s: %s\n", path, eb.msg);
             return 2;
+        }
+        if (check) { /* validate and summarize, secrets left out */
+            printf("%s: store %s, policy %s%s%s\n", path, cfg.store, cfg.policy,
+                   cfg.dry_run ? ", dry run" : "", cfg.paused ? ", paused" : "");
+            for (int i = 0; i < cfg.n_accounts; i++)
+                printf("  account %s: %s %s\n", cfg.accounts[i].name,
+                       sb_platform_name(cfg.accounts[i].platform),
+                       cfg.accounts[i].base_url ? cfg.accounts[i].base_url
+                                                : cfg.accounts[i].pds_url);
+            sb_config_free(&cfg);
+            return 0;
         }
         int rc = sb_service_run(&cfg);
         sb_config_free(&cfg);

@@ -12,6 +12,8 @@ static int l_env(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
     const char *v = getenv(name);
+    if (v && !*v)
+        v = NULL; /* set but empty counts as unset (compose files pass empty variables) */
     if (!v && lua_isnoneornil(L, 2))
         return luaL_error(L, "environment variable %s is not set", name);
     if (v)
