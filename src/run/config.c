@@ -144,6 +144,7 @@ enum sb_err sb_config_load(const char *path, struct sb_config *c, struct sb_errb
     c->policy = opt_string(L, t, "policy", "policies", "config", eb, &e);
     c->dry_run = opt_bool(L, t, "dry_run", "config", eb, &e);
     c->paused = opt_bool(L, t, "paused", "config", eb, &e);
+    c->hold = opt_bool(L, t, "hold", "config", eb, &e);
     c->pretty = opt_bool(L, t, "pretty", "config", eb, &e);
     c->outbox_batch = (int)opt_int(L, t, "outbox_batch", 32, "config", eb, &e);
     if (e)

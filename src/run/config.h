@@ -33,6 +33,7 @@ struct sb_config {
     char *policy; /* policy directory (default "policies") */
     bool dry_run; /* decide and record, never send */
     bool paused;  /* kill switch: everything escalates, nothing is sent automatically */
+    bool hold;    /* decide and queue as usual, send nothing until restarted without it */
     bool pretty;  /* also print one human line per post on stdout (the demo) */
     int outbox_batch;
     struct sb_account_conf accounts[SB_CONFIG_ACCOUNTS_MAX];

@@ -153,11 +153,13 @@ int sb_service_run(const struct sb_config *cfg)
         }
         sv.conns[sv.n_conns++] = c;
     }
-    if (sb_sender_new(sv.loop, sv.store, cfg, sv.conns, sv.n_conns, &sv.sender)) {
-        fprintf(stderr, "switchboard run: out of memory\n");
-        goto done;
+    if (!cfg->hold) {
+        if (sb_sender_new(sv.loop, sv.store, cfg, sv.conns, sv.n_conns, &sv.sender)) {
+            fprintf(stderr, "switchboard run: out of memory\n");
+            goto done;
+        }
+        sb_ingest_set_kick(sv.ingest, sb_sender_kick, sv.sender);
     }
-    sb_ingest_set_kick(sv.ingest, sb_sender_kick, sv.sender);
     uv_signal_init(sb_loop_uv(sv.loop), &sv.sigint);
     uv_signal_init(sb_loop_uv(sv.loop), &sv.sigterm);
     uv_timer_init(sb_loop_uv(sv.loop), &sv.drain);
@@ -165,9 +167,11 @@ int sb_service_run(const struct sb_config *cfg)
     uv_signal_start(&sv.sigint, on_signal, SIGINT);
     uv_signal_start(&sv.sigterm, on_signal, SIGTERM);
     sb_log(SB_LOG_INFO, "start",
-           "\"accounts\":%d,\"policy\":\"%s\",\"store\":%s,\"dry_run\":%s,\"paused\":%s",
+           "\"accounts\":%d,\"policy\":\"%s\",\"store\":%s,\"dry_run\":%s,\"paused\":%s,"
+           "\"hold\":%s",
            cfg->n_accounts, sb_policy_version(sv.pol), sb_log_q(cfg->store),
-           cfg->dry_run ? "true" : "false", cfg->paused ? "true" : "false");
+           cfg->dry_run ? "true" : "false", cfg->paused ? "true" : "false",
+           cfg->hold ? "true" : "false");
     for (int i = 0; i < sv.n_conns; i++)
         sv.conns[i]->ops->start(sv.conns[i]);
     sb_loop_run(sv.loop);
