@@ -13,7 +13,10 @@
 #define EFFECTS_MAX 4
 
 struct sb_ingest {
-    uv_check_t check; /* end of each loop iteration: one commit for everything decided in it */
+    uv_check_t check;  /* end of each loop iteration: one commit for everything decided in it */
+    uv_timer_t window; /* under load, commits are at most one per COMMIT_WINDOW_NS */
+    uint64_t last_commit_ns;
+    int window_armed, closing;
     int dirty, kick_pending;
     struct sb_store *store;
     struct sb_policy *pol;
@@ -28,11 +31,13 @@ struct sb_ingest {
  * page) is made durable by one commit here, before the sender is told and before anything is
  * sent. Cursors written by the connectors ride in the same transaction, so a cursor never
  * moves past a post that is not durable. */
-static void on_check(uv_check_t *h)
+#define COMMIT_WINDOW_NS 1000000ULL
+
+static void commit_now(struct sb_ingest *in)
 {
-    struct sb_ingest *in = h->data;
     /* the sender's outbox changes ride in the same batch (sb_store_set_outbox_sync) */
     in->dirty = 0;
+    in->last_commit_ns = uv_hrtime();
     struct sb_errbuf eb = {{0}};
     if (sb_store_flush(in->store, &eb) != SB_OK) {
         in->st.errors++;
@@ -49,6 +54,29 @@ static void on_check(uv_check_t *h)
     }
 }
 
+static void on_window(uv_timer_t *t)
+{
+    struct sb_ingest *in = t->data;
+    in->window_armed = 0;
+    commit_now(in);
+}
+
+/* A quiet service commits at the end of the iteration that decided (no added latency); a busy
+ * one at most once a millisecond, so a burst shares its commits. */
+static void on_check(uv_check_t *h)
+{
+    struct sb_ingest *in = h->data;
+    if (in->window_armed)
+        return;
+    uint64_t now = uv_hrtime();
+    if (now - in->last_commit_ns >= COMMIT_WINDOW_NS) {
+        commit_now(in);
+        return;
+    }
+    in->window_armed = 1;
+    uv_timer_start(&in->window, on_window, 1, 0);
+}
+
 enum sb_err sb_ingest_new(struct sb_loop *loop, struct sb_store *store, struct sb_policy *pol,
                           const struct sb_config *cfg, void (*kick)(void *ud), void *kick_ud,
                           struct sb_ingest **out)
@@ -61,6 +89,8 @@ enum sb_err sb_ingest_new(struct sb_loop *loop, struct sb_store *store, struct s
     uv_check_init(sb_loop_uv(loop), &in->check);
     in->check.data = in;
     uv_check_start(&in->check, on_check);
+    uv_timer_init(sb_loop_uv(loop), &in->window);
+    in->window.data = in;
     in->store = store;
     in->pol = pol;
     in->cfg = cfg;
@@ -73,6 +103,8 @@ enum sb_err sb_ingest_new(struct sb_loop *loop, struct sb_store *store, struct s
 static void free_ingest(uv_handle_t *h)
 {
     struct sb_ingest *in = h->data;
+    if (--in->closing > 0)
+        return; /* the other handle is still closing */
     sb_decision_free(&in->d);
     free(in);
 }
@@ -81,12 +113,13 @@ void sb_ingest_free(struct sb_ingest *in)
 {
     if (!in)
         return;
-    if (in->dirty) {
-        struct sb_errbuf eb;
-        sb_store_flush(in->store, &eb);
-    }
+    struct sb_errbuf eb;
+    sb_store_flush(in->store, &eb); /* ingest's and the sender's pending writes */
     uv_check_stop(&in->check);
+    uv_timer_stop(&in->window);
+    in->closing = 2;
     uv_close((uv_handle_t *)&in->check, free_ingest);
+    uv_close((uv_handle_t *)&in->window, free_ingest);
 }
 
 void sb_ingest_set_kick(struct sb_ingest *in, void (*kick)(void *ud), void *kick_ud)

@@ -12,6 +12,7 @@
 #include "net/ws.h"
 #include "core/retry.h"
 #include "platforms/connector.h"
+#include "platforms/mastodon/envelope.h"
 #include "platforms/mastodon/map.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -31,6 +32,7 @@ struct masto {
     int stopping, catching_up, in_flight;
     long frames, skipped, malformed;
     struct sb_event ev;
+    struct sb_buf payload; /* an envelope's unescaped payload */
 };
 
 static void connect_stream(struct masto *m);
@@ -56,8 +58,10 @@ static void save_cursor(struct masto *m, int64_t id)
     }
 }
 
-/* One Mastodon JSON document (a stream frame or a Notification from catch-up) → ingest. */
-static void handle_json(struct masto *m, const char *s, size_t n, int from_stream)
+/* One Mastodon JSON document (a stream frame, an envelope's payload, or a Notification from
+ * catch-up) → ingest; raw is what gets stored with the post. */
+static void handle_doc(struct masto *m, const char *s, size_t n, const char *raw, size_t raw_len,
+                       int from_stream)
 {
     json_error_t je;
     json_t *root = json_loadb(s, n, 0, &je);
@@ -98,7 +102,7 @@ static void handle_json(struct masto *m, const char *s, size_t n, int from_strea
     if (m->ev.type != SB_EVENT_DELETE && !m->ev.post.account)
         m->ev.post.account = m->base.conf->name;
     int64_t cursor = m->ev.cursor;
-    m->base.ingest(m->base.ingest_ud, &m->base, &m->ev, s, n);
+    m->base.ingest(m->base.ingest_ud, &m->base, &m->ev, raw, raw_len);
     if (cursor > 0)
         save_cursor(m, cursor);
 }
@@ -131,7 +135,15 @@ static void on_text(void *ud, const char *data, size_t len)
         m->skipped++;
         return;
     }
-    handle_json(m, data, len, 1);
+    /* a notification's payload is parsed once (envelope.c), the frame is what is stored */
+    char event[32];
+    sb_buf_reset(&m->payload);
+    if (sb_mastodon_envelope_split(data, len, event, sizeof event, &m->payload) &&
+        strcmp(event, "notification") == 0) {
+        handle_doc(m, m->payload.data, m->payload.len, data, len, 1);
+        return;
+    }
+    handle_doc(m, data, len, data, len, 1);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -210,7 +222,7 @@ static void on_page(void *ud, const struct sb_http_resp *r)
         /* the raw JSON of each notification is what gets stored with the post */
         char *text = json_dumps(item, JSON_COMPACT);
         if (text) {
-            handle_json(m, text, strlen(text), 0);
+            handle_doc(m, text, strlen(text), text, strlen(text), 0);
             json_free_t jfree;
             json_get_alloc_funcs(NULL, &jfree); /* jansson's allocator made it */
             jfree(text);
@@ -467,6 +479,7 @@ static void free_after_close(uv_handle_t *h)
 {
     struct masto *m = h->data;
     sb_event_free(&m->ev);
+    sb_buf_free(&m->payload);
     free(m->stream_url);
     memset(m->auth, 0, sizeof m->auth);
     free(m);
@@ -491,6 +504,7 @@ enum sb_err sb_mastodon_connector_new(struct sb_loop *l, const struct sb_account
         return sb_errf(eb, SB_ERR_NOMEM, "out of memory");
     }
     m->base.ops = &ops;
+    sb_buf_init(&m->payload, STREAM_MSG_MAX);
     m->base.conf = conf;
     m->base.loop = l;
     m->base.store = store;
