@@ -2,8 +2,9 @@
  * foreign keys), versioned migrations (sqlite_migrations.c, tracked by PRAGMA user_version),
  * prepared statements cached on the store, group commit (writes accumulate in one open
  * transaction committed every batch_max writes or on flush; a decision and its outbox entries
- * are one unit inside it, under a savepoint), and the outbox's state changes (committed at
- * once).
+ * are one unit inside it, under a savepoint), and the posts, decisions, stream cursors and
+ * policy versions tables. The outbox table's operations live in sqlite_outbox.c on top of the
+ * transaction helpers here; sqlite_internal.h is what the two share.
  *
  * Used from one thread: the connection is opened SQLITE_OPEN_NOMUTEX and nothing is locked.
  * Depends on libsqlite3, util/buf and the core's name tables (sb_platform_name & co). */
@@ -15,58 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/buf.h"
 
 #define SB_SQLITE_APPLICATION_ID 1396863588 /* 'SBrd', set by migration 1 */
 #define SCRATCH_MAX (4u << 20)              /* JSON columns of one row */
 
-enum stmt_id {
-    ST_BEGIN = 0,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_POST_INSERT,
-    ST_POST_LOOKUP,
-    ST_POST_DELETE,
-    ST_DECISION_INSERT,
-    ST_SAVEPOINT,
-    ST_RELEASE,
-    ST_ROLLBACK_TO,
-    ST_OUTBOX_INSERT,
-    ST_OUTBOX_BY_KEY,
-    ST_OUTBOX_DUE,
-    ST_OUTBOX_CLAIM,
-    ST_OUTBOX_SENT,
-    ST_OUTBOX_RETRY,
-    ST_OUTBOX_FAIL,
-    ST_OUTBOX_REQUEUE,
-    ST_OUTBOX_CANCEL,
-    ST_OUTBOX_STATE,
-    ST_OUTBOX_GET,
-    ST_OUTBOX_LIST_STATE,
-    ST_OUTBOX_LIST_ALL,
-    ST_OUTBOX_COUNT_STATE,
-    ST_OUTBOX_COUNT_ALL,
-    ST_CURSOR_GET,
-    ST_CURSOR_SET,
-    ST_POLICY_VERSION,
-    ST_COUNT_POSTS,
-    ST_COUNT_DECISIONS,
-    ST_COUNT_DELETED,
-    ST_COUNT_CURSORS,
-    ST_COUNT_POLICY_VERSIONS,
-    ST__N
-};
-
-/* The columns of an outbox row in the order read_entry expects. */
-#define OUTBOX_COLS                                                                                \
-    "id, post_rowid, decision_id, platform, account, kind, idem_key, target_id, target_cid,"       \
-    " root_id, root_cid, recipient_id, recipient_handle, text, state, attempts, next_at,"          \
-    " first_attempt_at, last_attempt_at, lease_until, last_status, last_error, remote_id,"         \
-    " remote_cid, created_at, updated_at"
-
-/* Prepared once at open (after migrating), reused for the life of the store. */
+/* Prepared once at open (after migrating), reused for the life of the store; the outbox's
+ * (ST_OUTBOX_*) are in sqlite_outbox.c. */
 static const char *const stmt_sql[ST__N] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -90,52 +47,6 @@ static const char *const stmt_sql[ST__N] = {
     [ST_SAVEPOINT] = "SAVEPOINT sb_unit",
     [ST_RELEASE] = "RELEASE sb_unit",
     [ST_ROLLBACK_TO] = "ROLLBACK TO sb_unit",
-    [ST_OUTBOX_INSERT] =
-        "INSERT INTO outbox (post_rowid, decision_id, platform, account, kind, idem_key,"
-        " target_id, target_cid, root_id, root_cid, recipient_id, recipient_handle, text, state,"
-        " attempts, next_at, created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'pending', 0, ?14, ?15,"
-        " ?15)",
-    [ST_OUTBOX_BY_KEY] = "SELECT decision_id FROM outbox WHERE idem_key = ?1",
-    /* while sending, next_at is the lease end: one index range finds abandoned claims too */
-    /* One index range per state, each already in next_at order and cut at the limit: a
-     * single "state IN (...) ORDER BY next_at" would read and sort every due row, which in a
-     * burst is thousands per claim. */
-    [ST_OUTBOX_DUE] =
-        "SELECT * FROM (SELECT " OUTBOX_COLS " FROM outbox WHERE state = 'pending'"
-        " AND next_at <= ?1 ORDER BY next_at LIMIT ?2)"
-        " UNION ALL SELECT * FROM (SELECT " OUTBOX_COLS " FROM outbox WHERE state = 'retry'"
-        " AND next_at <= ?1 ORDER BY next_at LIMIT ?2)"
-        " UNION ALL SELECT * FROM (SELECT " OUTBOX_COLS " FROM outbox WHERE state = 'sending'"
-        " AND next_at <= ?1 ORDER BY next_at LIMIT ?2)"
-        " ORDER BY next_at, id LIMIT ?2",
-    [ST_OUTBOX_CLAIM] = "UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
-                        " first_attempt_at = coalesce(first_attempt_at, ?2), last_attempt_at = ?2,"
-                        " lease_until = ?3, next_at = ?3, updated_at = ?4 WHERE id = ?1",
-    [ST_OUTBOX_SENT] = "UPDATE outbox SET state = 'sent', remote_id = ?2, remote_cid = ?3,"
-                       " last_status = ?4, last_error = NULL, lease_until = NULL, updated_at = ?5"
-                       " WHERE id = ?1 AND state <> 'sent'",
-    [ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 'retry', next_at = ?2, last_status = ?3,"
-                        " last_error = ?4, lease_until = NULL, updated_at = ?5"
-                        " WHERE id = ?1 AND state = 'sending'",
-    [ST_OUTBOX_FAIL] = "UPDATE outbox SET state = ?2, last_status = coalesce(?3, last_status),"
-                       " last_error = coalesce(?4, last_error), lease_until = NULL,"
-                       " updated_at = ?5 WHERE id = ?1 AND state NOT IN ('sent', 'cancelled')",
-    [ST_OUTBOX_REQUEUE] = "UPDATE outbox SET state = 'pending', next_at = ?2, attempts = 0,"
-                          " first_attempt_at = NULL, lease_until = NULL, updated_at = ?3"
-                          " WHERE id = ?1 AND state IN ('reconcile', 'dead')",
-    [ST_OUTBOX_CANCEL] =
-        "UPDATE outbox SET state = 'cancelled', updated_at = ?4,"
-        " last_error = 'cancelled: the post was deleted'"
-        " WHERE state IN ('pending', 'retry') AND post_rowid IN"
-        " (SELECT id FROM posts WHERE post_key = ?3 AND platform = ?1 AND post_id = ?2)",
-    [ST_OUTBOX_STATE] = "SELECT state FROM outbox WHERE id = ?1",
-    [ST_OUTBOX_GET] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?1",
-    [ST_OUTBOX_LIST_STATE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = ?1"
-                             " ORDER BY id DESC LIMIT ?2",
-    [ST_OUTBOX_LIST_ALL] = "SELECT " OUTBOX_COLS " FROM outbox ORDER BY id DESC LIMIT ?2",
-    [ST_OUTBOX_COUNT_STATE] = "SELECT count(*) FROM outbox WHERE state = ?1",
-    [ST_OUTBOX_COUNT_ALL] = "SELECT count(*) FROM outbox",
     [ST_CURSOR_GET] = "SELECT value FROM stream_cursors WHERE stream = ?1",
     [ST_CURSOR_SET] = "INSERT INTO stream_cursors (stream, value, updated_at) VALUES (?1, ?2, ?3)"
                       " ON CONFLICT (stream) DO UPDATE SET value = excluded.value,"
@@ -149,29 +60,11 @@ static const char *const stmt_sql[ST__N] = {
     [ST_COUNT_POLICY_VERSIONS] = "SELECT count(*) FROM policy_versions",
 };
 
-struct sqlite_store {
-    struct sb_store base; /* first: the public handle points here */
-    sqlite3 *db;
-    sqlite3_stmt *st[ST__N];
-    bool in_tx;         /* we opened a transaction that is not committed yet */
-    int pending;        /* writes in that transaction */
-    int64_t lost;       /* writes rolled back since the last flush; flush reports them */
-    struct sb_buf json; /* scratch for the JSON columns of one row */
-    struct sb_sqlite_checkpointer *ckpt; /* background checkpoints, or NULL */
-};
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- errors and transactions ------------------------------------------------------------- */
+/* ---- errors and transactions ----------------------------------------------------------- */
 
 /* A statement failed: describe it, and if SQLite rolled our open transaction back (it does on
  * I/O errors, SQLITE_FULL, SQLITE_NOMEM…) account the batch as lost so flush reports it. */
-static enum sb_err fail_db(struct sqlite_store *ss, const char *what, struct sb_errbuf *eb)
+enum sb_err sb_sqlite_fail_db(struct sqlite_store *ss, const char *what, struct sb_errbuf *eb)
 {
     enum sb_err e = sb_errf(eb, SB_ERR_STORE, "sqlite: %s: %s", what, sqlite3_errmsg(ss->db));
     if (ss->in_tx && sqlite3_get_autocommit(ss->db)) {
@@ -182,19 +75,11 @@ static enum sb_err fail_db(struct sqlite_store *ss, const char *what, struct sb_
     return e;
 }
 
-/* Run a parameterless cached statement (BEGIN/COMMIT/ROLLBACK) once. */
-static int run_simple(struct sqlite_store *ss, enum stmt_id id)
-{
-    int rc = sqlite3_step(ss->st[id]);
-    sqlite3_reset(ss->st[id]);
-    return rc;
-}
-
 /* Make sure a write transaction is open. */
-static enum sb_err tx_begin(struct sqlite_store *ss, struct sb_errbuf *eb)
+enum sb_err sb_sqlite_tx_begin(struct sqlite_store *ss, struct sb_errbuf *eb)
 {
     if (ss->in_tx && sqlite3_get_autocommit(ss->db)) {
-        /* Rolled back behind our back (should have been seen by fail_db; be safe). */
+        /* Rolled back behind our back (should have been seen by sb_sqlite_fail_db; be safe). */
         ss->lost += ss->pending;
         ss->in_tx = false;
         ss->pending = 0;
@@ -202,14 +87,14 @@ static enum sb_err tx_begin(struct sqlite_store *ss, struct sb_errbuf *eb)
     if (ss->in_tx)
         return SB_OK;
     if (run_simple(ss, ST_BEGIN) != SQLITE_DONE)
-        return fail_db(ss, "begin", eb);
+        return sb_sqlite_fail_db(ss, "begin", eb);
     ss->in_tx = true;
     ss->pending = 0;
     return SB_OK;
 }
 
 /* Commit the open transaction. On failure the batch is rolled back and counted as lost. */
-static enum sb_err tx_commit(struct sqlite_store *ss, struct sb_errbuf *eb)
+enum sb_err sb_sqlite_tx_commit(struct sqlite_store *ss, struct sb_errbuf *eb)
 {
     enum sb_err e = SB_OK;
     if (!ss->in_tx)
@@ -228,33 +113,22 @@ static enum sb_err tx_commit(struct sqlite_store *ss, struct sb_errbuf *eb)
 
 /* n writes (one unit: never split) went into the open transaction; commit when the batch is
  * full. */
-static enum sb_err write_done_n(struct sqlite_store *ss, int n, struct sb_errbuf *eb)
+enum sb_err sb_sqlite_write_done_n(struct sqlite_store *ss, int n, struct sb_errbuf *eb)
 {
     ss->pending += n;
     if (ss->pending >= ss->base.batch_max)
-        return tx_commit(ss, eb);
+        return sb_sqlite_tx_commit(ss, eb);
     return SB_OK;
 }
 
 static enum sb_err write_done(struct sqlite_store *ss, struct sb_errbuf *eb)
 {
-    return write_done_n(ss, 1, eb);
-}
-
-/* An outbox state change went into the open transaction: commit now (store.h: outbox changes
- * are durable when the call returns), taking the rest of the batch with it — unless the owner
- * chose group commit for them (sb_store_set_outbox_sync). */
-static enum sb_err write_commit(struct sqlite_store *ss, struct sb_errbuf *eb)
-{
-    if (!ss->base.outbox_sync)
-        return write_done(ss, eb);
-    ss->pending++;
-    return tx_commit(ss, eb);
+    return sb_sqlite_write_done_n(ss, 1, eb);
 }
 
 /* Undo a unit opened with ST_SAVEPOINT, keeping the rest of the batch; nothing to do when
- * SQLite already rolled the whole transaction back (fail_db counted that as lost). */
-static void unit_abort(struct sqlite_store *ss)
+ * SQLite already rolled the whole transaction back (sb_sqlite_fail_db counted that as lost). */
+void sb_sqlite_unit_abort(struct sqlite_store *ss)
 {
     if (ss->in_tx && !sqlite3_get_autocommit(ss->db)) {
         run_simple(ss, ST_ROLLBACK_TO);
@@ -262,13 +136,7 @@ static void unit_abort(struct sqlite_store *ss)
     }
 }
 
-/* ---- binding helpers ------------------------------------------------------------------- */
-
-/* Strings are bound SQLITE_STATIC: they are the caller's and outlive the step. */
-static int bind_str(sqlite3_stmt *st, int i, const char *s)
-{
-    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
-}
+/* ---- JSON columns ---------------------------------------------------------------------- */
 
 static enum sb_err json_str_or_null(struct sb_buf *b, const char *s)
 {
@@ -350,7 +218,7 @@ static enum sb_err sq_post_insert(struct sb_store *s, const struct sb_post *p, c
         e = sb_errf(eb, e, "store post insert: %s: mentions/tags/links too large", p->id);
         goto fail;
     }
-    if ((e = tx_begin(ss, eb)) != SB_OK)
+    if ((e = sb_sqlite_tx_begin(ss, eb)) != SB_OK)
         goto fail;
 
     /* Dedupe inside the write transaction (it holds SQLite's write lock): look the key up,
@@ -370,7 +238,7 @@ static enum sb_err sq_post_insert(struct sb_store *s, const struct sb_post *p, c
     }
     sqlite3_reset(lk);
     if (found != SQLITE_DONE) {
-        e = fail_db(ss, "insert post: lookup", eb);
+        e = sb_sqlite_fail_db(ss, "insert post: lookup", eb);
         goto fail;
     }
 
@@ -406,11 +274,11 @@ static enum sb_err sq_post_insert(struct sb_store *s, const struct sb_post *p, c
     rc |= sqlite3_bind_int64(st, 29, sb_store_key(platform, p->author.id));
     rc |= sqlite3_bind_int64(st, 30, key);
     if (rc != SQLITE_OK) {
-        e = fail_db(ss, "insert post: bind", eb);
+        e = sb_sqlite_fail_db(ss, "insert post: bind", eb);
         goto fail;
     }
     if (sqlite3_step(st) != SQLITE_DONE) {
-        e = fail_db(ss, "insert post", eb);
+        e = sb_sqlite_fail_db(ss, "insert post", eb);
         goto fail;
     }
     if (post_rowid)
@@ -431,14 +299,14 @@ static enum sb_err sq_post_mark_deleted(struct sb_store *s, enum sb_platform pla
     enum sb_err e;
     int rc;
 
-    if ((e = tx_begin(ss, eb)) != SB_OK)
+    if ((e = sb_sqlite_tx_begin(ss, eb)) != SB_OK)
         goto fail;
     rc = bind_str(st, 1, pname);
     rc |= bind_str(st, 2, id);
     rc |= sqlite3_bind_int64(st, 3, now_ms());
     rc |= sqlite3_bind_int64(st, 4, sb_store_key(pname, id));
     if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-        e = fail_db(ss, "mark post deleted", eb);
+        e = sb_sqlite_fail_db(ss, "mark post deleted", eb);
         goto fail;
     }
     if (sqlite3_changes(ss->db) == 0) {
@@ -450,48 +318,6 @@ static enum sb_err sq_post_mark_deleted(struct sb_store *s, enum sb_platform pla
 fail:
     sqlite3_reset(st);
     return e;
-}
-
-/* Insert one effect of decision decision_id as a pending outbox row. A duplicate idem_key is
- * SB_ERR_DUP with *dup_decision (if non-NULL) set to the decision that enqueued it first. */
-static enum sb_err outbox_insert(struct sqlite_store *ss, int64_t post_rowid, int64_t decision_id,
-                                 const struct sb_effect *ef, int64_t due_at, int64_t *dup_decision,
-                                 struct sb_errbuf *eb)
-{
-    sqlite3_stmt *st = ss->st[ST_OUTBOX_INSERT];
-    int64_t now = now_ms();
-    int rc = sqlite3_bind_int64(st, 1, post_rowid);
-    rc |= sqlite3_bind_int64(st, 2, decision_id);
-    rc |= bind_str(st, 3, sb_platform_name(ef->platform));
-    rc |= bind_str(st, 4, ef->account);
-    rc |= bind_str(st, 5, sb_effect_kind_name(ef->kind));
-    rc |= bind_str(st, 6, ef->idem_key);
-    rc |= bind_str(st, 7, ef->target_id);
-    rc |= bind_str(st, 8, ef->target_cid);
-    rc |= bind_str(st, 9, ef->root_id);
-    rc |= bind_str(st, 10, ef->root_cid);
-    rc |= bind_str(st, 11, ef->recipient_id);
-    rc |= bind_str(st, 12, ef->recipient_handle);
-    rc |= bind_str(st, 13, ef->text);
-    rc |= sqlite3_bind_int64(st, 14, due_at);
-    rc |= sqlite3_bind_int64(st, 15, now);
-    if (rc != SQLITE_OK)
-        return fail_db(ss, "insert outbox entry: bind", eb);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return SB_OK;
-    if (rc != SQLITE_CONSTRAINT_UNIQUE)
-        return fail_db(ss, "insert outbox entry", eb);
-
-    sqlite3_stmt *lk = ss->st[ST_OUTBOX_BY_KEY];
-    if (bind_str(lk, 1, ef->idem_key) == SQLITE_OK && sqlite3_step(lk) == SQLITE_ROW &&
-        dup_decision)
-        *dup_decision = sqlite3_column_int64(lk, 0);
-    sqlite3_reset(lk);
-    return sb_errf(eb, SB_ERR_DUP, "outbox: %s to %s:%s already recorded (key %s)",
-                   sb_effect_kind_name(ef->kind), sb_platform_name(ef->platform), ef->target_id,
-                   ef->idem_key);
 }
 
 static enum sb_err sq_decision_record(struct sb_store *s, int64_t post_rowid,
@@ -517,13 +343,13 @@ static enum sb_err sq_decision_record(struct sb_store *s, int64_t post_rowid,
         e = sb_errf(eb, e, "store decision insert: reasons/error too large");
         goto fail;
     }
-    if ((e = tx_begin(ss, eb)) != SB_OK)
+    if ((e = sb_sqlite_tx_begin(ss, eb)) != SB_OK)
         goto fail;
     /* A lone decision is one statement, atomic by itself; with effects, a savepoint makes the
      * decision and its entries all-or-nothing without giving up the rest of the batch. */
     if (n_effects) {
         if (run_simple(ss, ST_SAVEPOINT) != SQLITE_DONE) {
-            e = fail_db(ss, "decision record: savepoint", eb);
+            e = sb_sqlite_fail_db(ss, "decision record: savepoint", eb);
             goto fail;
         }
         unit = true;
@@ -544,7 +370,7 @@ static enum sb_err sq_decision_record(struct sb_store *s, int64_t post_rowid,
     rc |= sqlite3_bind_int64(st, 10, d->latency_ns);
     rc |= sqlite3_bind_int64(st, 11, decided_at_ms);
     if (rc != SQLITE_OK) {
-        e = fail_db(ss, "insert decision: bind", eb);
+        e = sb_sqlite_fail_db(ss, "insert decision: bind", eb);
         goto fail;
     }
     rc = sqlite3_step(st);
@@ -554,19 +380,19 @@ static enum sb_err sq_decision_record(struct sb_store *s, int64_t post_rowid,
         goto fail;
     }
     if (rc != SQLITE_DONE) {
-        e = fail_db(ss, "insert decision", eb);
+        e = sb_sqlite_fail_db(ss, "insert decision", eb);
         goto fail;
     }
     int64_t did = sqlite3_last_insert_rowid(ss->db);
     sqlite3_reset(st);
 
     for (size_t i = 0; i < n_effects; i++)
-        if ((e = outbox_insert(ss, post_rowid, did, &effects[i], decided_at_ms, decision_id, eb)) !=
-            SB_OK)
+        if ((e = sb_sqlite_outbox_insert(ss, post_rowid, did, &effects[i], decided_at_ms,
+                                         decision_id, eb)) != SB_OK)
             goto fail;
     if (unit) {
         if (run_simple(ss, ST_RELEASE) != SQLITE_DONE) {
-            e = fail_db(ss, "decision record: release", eb);
+            e = sb_sqlite_fail_db(ss, "decision record: release", eb);
             goto fail;
         }
         unit = false;
@@ -575,343 +401,11 @@ static enum sb_err sq_decision_record(struct sb_store *s, int64_t post_rowid,
         *decision_id = did;
     /* the unit counts whole, and the batch is checked only after it: a commit boundary never
      * falls between a decision and its outbox entries */
-    e = write_done_n(ss, 1 + (int)n_effects, eb);
+    e = sb_sqlite_write_done_n(ss, 1 + (int)n_effects, eb);
 fail:
     sqlite3_reset(st);
     if (unit)
-        unit_abort(ss);
-    return e;
-}
-
-/* ---- outbox ---------------------------------------------------------------------------- */
-
-static const char *state_name(enum sb_outbox_state st)
-{
-    return sb_store_outbox_state_name(st);
-}
-
-static enum sb_outbox_state state_from_text(const char *t)
-{
-    int st = sb_store_outbox_state_from_name(t);
-    return st < 0 ? SB_OUTBOX_DEAD : (enum sb_outbox_state)st; /* CHECK: cannot happen */
-}
-
-/* Column i as text into dst[size], "" for NULL, cut on a UTF-8 boundary if too long. */
-static void copy_col(sqlite3_stmt *st, int i, char *dst, size_t size)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
-            n--;
-    }
-    if (n)
-        memcpy(dst, t, n);
-    dst[n] = 0;
-}
-
-/* The current row (OUTBOX_COLS) into *e. */
-static void read_entry(sqlite3_stmt *st, struct sb_outbox_entry *e)
-{
-    e->id = sqlite3_column_int64(st, 0);
-    e->post_rowid = sqlite3_column_int64(st, 1);
-    e->decision_id = sqlite3_column_int64(st, 2);
-    e->platform = sb_platform_from_name((const char *)sqlite3_column_text(st, 3));
-    copy_col(st, 4, e->account, sizeof e->account);
-    int kind = sb_effect_kind_from_name((const char *)sqlite3_column_text(st, 5));
-    e->kind = kind < 0 ? SB_EFFECT_PUBLIC_REPLY : (enum sb_effect_kind)kind;
-    copy_col(st, 6, e->idem_key, sizeof e->idem_key);
-    copy_col(st, 7, e->target_id, sizeof e->target_id);
-    copy_col(st, 8, e->target_cid, sizeof e->target_cid);
-    copy_col(st, 9, e->root_id, sizeof e->root_id);
-    copy_col(st, 10, e->root_cid, sizeof e->root_cid);
-    copy_col(st, 11, e->recipient_id, sizeof e->recipient_id);
-    copy_col(st, 12, e->recipient_handle, sizeof e->recipient_handle);
-    copy_col(st, 13, e->text, sizeof e->text);
-    e->state = state_from_text((const char *)sqlite3_column_text(st, 14));
-    e->attempts = sqlite3_column_int(st, 15);
-    e->next_at = sqlite3_column_int64(st, 16);
-    e->first_attempt_at = sqlite3_column_int64(st, 17);
-    e->last_attempt_at = sqlite3_column_int64(st, 18);
-    e->lease_until = sqlite3_column_int64(st, 19);
-    e->last_status = sqlite3_column_int(st, 20);
-    copy_col(st, 21, e->last_error, sizeof e->last_error);
-    copy_col(st, 22, e->remote_id, sizeof e->remote_id);
-    copy_col(st, 23, e->remote_cid, sizeof e->remote_cid);
-    e->created_at = sqlite3_column_int64(st, 24);
-    e->updated_at = sqlite3_column_int64(st, 25);
-    e->reclaimed = false;
-}
-
-/* Step st (bound) and copy up to max rows into out. */
-static enum sb_err read_entries(struct sqlite_store *ss, sqlite3_stmt *st, size_t max,
-                                struct sb_outbox_entry *out, size_t *n, const char *what,
-                                struct sb_errbuf *eb)
-{
-    int rc = SQLITE_DONE;
-    size_t k = 0;
-    while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        read_entry(st, &out[k++]);
-    sqlite3_reset(st);
-    *n = k;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        *n = 0;
-        return fail_db(ss, what, eb);
-    }
-    return SB_OK;
-}
-
-static enum sb_err sq_outbox_due(struct sb_store *s, int64_t at_ms, int64_t lease_ms, size_t max,
-                                 struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb)
-{
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    sqlite3_stmt *sel = ss->st[ST_OUTBOX_DUE], *claim = ss->st[ST_OUTBOX_CLAIM];
-    bool began = !ss->in_tx, unit = false;
-    int64_t lease_end = at_ms + lease_ms, wall = now_ms();
-    size_t k = 0;
-    enum sb_err e;
-    int rc;
-
-    /* select and claim under the write lock, so no other process claims the same rows; under a
-     * savepoint, so a failure half-way leaves no claim behind in the open batch */
-    if ((e = tx_begin(ss, eb)) != SB_OK)
-        goto fail;
-    if (run_simple(ss, ST_SAVEPOINT) != SQLITE_DONE) {
-        e = fail_db(ss, "outbox due: savepoint", eb);
-        goto fail;
-    }
-    unit = true;
-    rc = sqlite3_bind_int64(sel, 1, at_ms);
-    rc |= sqlite3_bind_int64(sel, 2, max > INT32_MAX ? INT32_MAX : (int64_t)max);
-    if (rc != SQLITE_OK) {
-        e = fail_db(ss, "outbox due: bind", eb);
-        goto fail;
-    }
-    /* read first, update after: the claim moves rows inside the index being scanned */
-    if ((e = read_entries(ss, sel, max, out, &k, "outbox due", eb)) != SB_OK)
-        goto fail;
-    for (size_t i = 0; i < k; i++) {
-        struct sb_outbox_entry *en = &out[i];
-        rc = sqlite3_bind_int64(claim, 1, en->id);
-        rc |= sqlite3_bind_int64(claim, 2, at_ms);
-        rc |= sqlite3_bind_int64(claim, 3, lease_end);
-        rc |= sqlite3_bind_int64(claim, 4, wall);
-        if (rc != SQLITE_OK || sqlite3_step(claim) != SQLITE_DONE) {
-            sqlite3_reset(claim);
-            e = fail_db(ss, "outbox claim", eb);
-            goto fail;
-        }
-        sqlite3_reset(claim);
-        en->reclaimed = en->state == SB_OUTBOX_SENDING;
-        en->state = SB_OUTBOX_SENDING;
-        en->attempts++;
-        if (!en->first_attempt_at)
-            en->first_attempt_at = at_ms;
-        en->last_attempt_at = at_ms;
-        en->lease_until = en->next_at = lease_end;
-        en->updated_at = wall;
-    }
-    if (run_simple(ss, ST_RELEASE) != SQLITE_DONE) {
-        e = fail_db(ss, "outbox due: release", eb);
-        goto fail;
-    }
-    unit = false;
-    /* durable before anything is sent; an empty poll leaves the ingest batch alone */
-    if (k > 0 && !ss->base.outbox_sync) {
-        e = write_done_n(ss, (int)k, eb);
-    } else if (k > 0) {
-        ss->pending += (int)k;
-        e = tx_commit(ss, eb);
-    } else if (began) {
-        e = tx_commit(ss, eb);
-    }
-    if (e)
-        goto fail;
-    *n = k;
-    return SB_OK;
-fail:
-    if (unit)
-        unit_abort(ss);
-    /* a claim that is not durable did not happen: the caller must not send these */
-    *n = 0;
-    return e;
-}
-
-/* The update for entry id changed nothing: say why. SB_OK when the entry is already in
- * ok_state (an idempotent repeat), SB_ERR_NOTFOUND when there is no such entry, SB_ERR_INVAL
- * when its state does not allow the change. */
-static enum sb_err unchanged(struct sqlite_store *ss, int64_t id, const char *what, int ok_state,
-                             struct sb_errbuf *eb)
-{
-    sqlite3_stmt *st = ss->st[ST_OUTBOX_STATE];
-    enum sb_err e;
-    int rc = sqlite3_bind_int64(st, 1, id);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        enum sb_outbox_state cur = state_from_text((const char *)sqlite3_column_text(st, 0));
-        e = (int)cur == ok_state ? SB_OK
-                                 : sb_errf(eb, SB_ERR_INVAL, "outbox entry %lld is %s: cannot %s",
-                                           (long long)id, state_name(cur), what);
-    } else if (rc == SQLITE_DONE) {
-        e = sb_errf(eb, SB_ERR_NOTFOUND, "outbox entry %lld does not exist", (long long)id);
-    } else {
-        e = fail_db(ss, "outbox state", eb);
-    }
-    sqlite3_reset(st);
-    return e;
-}
-
-/* Run a bound outbox update on entry id; commit it when it changed the row, else explain. */
-static enum sb_err outbox_update(struct sqlite_store *ss, sqlite3_stmt *st, int rc, int64_t id,
-                                 const char *what, int ok_state, struct sb_errbuf *eb)
-{
-    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-        sqlite3_reset(st);
-        return fail_db(ss, what, eb);
-    }
-    sqlite3_reset(st);
-    if (sqlite3_changes(ss->db) == 0)
-        return unchanged(ss, id, what, ok_state, eb);
-    return write_commit(ss, eb);
-}
-
-static int bind_status(sqlite3_stmt *st, int i, int status)
-{
-    return status ? sqlite3_bind_int(st, i, status) : sqlite3_bind_null(st, i);
-}
-
-static enum sb_err sq_outbox_sent(struct sb_store *s, int64_t id, const char *remote_id,
-                                  const char *remote_cid, int status, struct sb_errbuf *eb)
-{
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    sqlite3_stmt *st = ss->st[ST_OUTBOX_SENT];
-    enum sb_err e = tx_begin(ss, eb);
-    if (e)
-        return e;
-    int rc = sqlite3_bind_int64(st, 1, id);
-    rc |= bind_str(st, 2, remote_id);
-    rc |= bind_str(st, 3, remote_cid);
-    rc |= bind_status(st, 4, status);
-    rc |= sqlite3_bind_int64(st, 5, now_ms());
-    return outbox_update(ss, st, rc, id, "mark sent", SB_OUTBOX_SENT, eb);
-}
-
-static enum sb_err sq_outbox_retry(struct sb_store *s, int64_t id, int64_t next_at_ms, int status,
-                                   const char *error, struct sb_errbuf *eb)
-{
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    sqlite3_stmt *st = ss->st[ST_OUTBOX_RETRY];
-    enum sb_err e = tx_begin(ss, eb);
-    if (e)
-        return e;
-    int rc = sqlite3_bind_int64(st, 1, id);
-    rc |= sqlite3_bind_int64(st, 2, next_at_ms);
-    rc |= bind_status(st, 3, status);
-    rc |= bind_str(st, 4, error);
-    rc |= sqlite3_bind_int64(st, 5, now_ms());
-    return outbox_update(ss, st, rc, id, "schedule a retry", -1, eb);
-}
-
-static enum sb_err sq_outbox_fail(struct sb_store *s, int64_t id, enum sb_outbox_state state,
-                                  int status, const char *error, struct sb_errbuf *eb)
-{
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    sqlite3_stmt *st = ss->st[ST_OUTBOX_FAIL];
-    char what[32];
-    enum sb_err e = tx_begin(ss, eb);
-    if (e)
-        return e;
-    snprintf(what, sizeof what, "become %s", state_name(state));
-    int rc = sqlite3_bind_int64(st, 1, id);
-    rc |= bind_str(st, 2, state_name(state));
-    rc |= bind_status(st, 3, status);
-    rc |= bind_str(st, 4, error);
-    rc |= sqlite3_bind_int64(st, 5, now_ms());
-    return outbox_update(ss, st, rc, id, what, -1, eb);
-}
-
-static enum sb_err sq_outbox_requeue(struct sb_store *s, int64_t id, int64_t next_at_ms,
-                                     struct sb_errbuf *eb)
-{
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    sqlite3_stmt *st = ss->st[ST_OUTBOX_REQUEUE];
-    enum sb_err e = tx_begin(ss, eb);
-    if (e)
-        return e;
-    int rc = sqlite3_bind_int64(st, 1, id);
-    rc |= sqlite3_bind_int64(st, 2, next_at_ms);
-    rc |= sqlite3_bind_int64(st, 3, now_ms());
-    return outbox_update(ss, st, rc, id, "requeue", -1, eb);
-}
-
-static enum sb_err sq_outbox_cancel_for_post(struct sb_store *s, enum sb_platform platform,
-                                             const char *post_id, struct sb_errbuf *eb)
-{
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    sqlite3_stmt *st = ss->st[ST_OUTBOX_CANCEL];
-    const char *pname = sb_platform_name(platform);
-    enum sb_err e = tx_begin(ss, eb);
-    if (e)
-        return e;
-    int rc = bind_str(st, 1, pname);
-    rc |= bind_str(st, 2, post_id);
-    rc |= sqlite3_bind_int64(st, 3, sb_store_key(pname, post_id));
-    rc |= sqlite3_bind_int64(st, 4, now_ms());
-    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-        sqlite3_reset(st);
-        return fail_db(ss, "cancel outbox entries", eb);
-    }
-    sqlite3_reset(st);
-    return write_commit(ss, eb);
-}
-
-static enum sb_err sq_outbox_list(struct sb_store *s, enum sb_outbox_state state, size_t max,
-                                  struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb)
-{
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    bool all = state == SB_OUTBOX_ANY;
-    sqlite3_stmt *st = ss->st[all ? ST_OUTBOX_LIST_ALL : ST_OUTBOX_LIST_STATE];
-    int rc = all ? SQLITE_OK : bind_str(st, 1, state_name(state));
-    rc |= sqlite3_bind_int64(st, 2, max > INT32_MAX ? INT32_MAX : (int64_t)max);
-    if (rc != SQLITE_OK) {
-        sqlite3_reset(st);
-        return fail_db(ss, "outbox list: bind", eb);
-    }
-    return read_entries(ss, st, max, out, n, "outbox list", eb);
-}
-
-static enum sb_err sq_outbox_get(struct sb_store *s, int64_t id, struct sb_outbox_entry *out,
-                                 struct sb_errbuf *eb)
-{
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    sqlite3_stmt *st = ss->st[ST_OUTBOX_GET];
-    size_t n = 0;
-    enum sb_err e;
-    if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK) {
-        sqlite3_reset(st);
-        return fail_db(ss, "outbox get: bind", eb);
-    }
-    if ((e = read_entries(ss, st, 1, out, &n, "outbox get", eb)) != SB_OK)
-        return e;
-    return n ? SB_OK
-             : sb_errf(eb, SB_ERR_NOTFOUND, "outbox entry %lld does not exist", (long long)id);
-}
-
-static enum sb_err sq_outbox_count(struct sb_store *s, enum sb_outbox_state state, int64_t *n,
-                                   struct sb_errbuf *eb)
-{
-    struct sqlite_store *ss = (struct sqlite_store *)s;
-    bool all = state == SB_OUTBOX_ANY;
-    sqlite3_stmt *st = ss->st[all ? ST_OUTBOX_COUNT_ALL : ST_OUTBOX_COUNT_STATE];
-    enum sb_err e = SB_OK;
-    int rc = all ? SQLITE_OK : bind_str(st, 1, state_name(state));
-    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        *n = sqlite3_column_int64(st, 0);
-    else
-        e = fail_db(ss, "outbox count", eb);
-    sqlite3_reset(st);
+        sb_sqlite_unit_abort(ss);
     return e;
 }
 
@@ -930,7 +424,7 @@ static enum sb_err sq_cursor_get(struct sb_store *s, const char *stream, int64_t
     else if (rc == SQLITE_DONE)
         e = sb_errf(eb, SB_ERR_NOTFOUND, "cursor %s is not set", stream);
     else
-        e = fail_db(ss, "get cursor", eb);
+        e = sb_sqlite_fail_db(ss, "get cursor", eb);
     sqlite3_reset(st);
     return e;
 }
@@ -943,13 +437,13 @@ static enum sb_err sq_cursor_set(struct sb_store *s, const char *stream, int64_t
     enum sb_err e;
     int rc;
 
-    if ((e = tx_begin(ss, eb)) != SB_OK)
+    if ((e = sb_sqlite_tx_begin(ss, eb)) != SB_OK)
         goto fail;
     rc = bind_str(st, 1, stream);
     rc |= sqlite3_bind_int64(st, 2, value);
     rc |= sqlite3_bind_int64(st, 3, now_ms());
     if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-        e = fail_db(ss, "set cursor", eb);
+        e = sb_sqlite_fail_db(ss, "set cursor", eb);
         goto fail;
     }
     sqlite3_reset(st);
@@ -967,13 +461,13 @@ static enum sb_err sq_policy_version_record(struct sb_store *s, const char *hash
     enum sb_err e;
     int rc;
 
-    if ((e = tx_begin(ss, eb)) != SB_OK)
+    if ((e = sb_sqlite_tx_begin(ss, eb)) != SB_OK)
         goto fail;
     rc = bind_str(st, 1, hash);
     rc |= sqlite3_bind_int64(st, 2, now_ms());
     rc |= bind_str(st, 3, files_json);
     if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-        e = fail_db(ss, "record policy version", eb);
+        e = sb_sqlite_fail_db(ss, "record policy version", eb);
         goto fail;
     }
     bool inserted = sqlite3_changes(ss->db) > 0;
@@ -995,7 +489,7 @@ static enum sb_err sq_count(struct sb_store *s, enum sb_store_count_kind what, i
     if (sqlite3_step(st) == SQLITE_ROW)
         *n = sqlite3_column_int64(st, 0);
     else
-        e = fail_db(ss, "count", eb);
+        e = sb_sqlite_fail_db(ss, "count", eb);
     sqlite3_reset(st);
     return e;
 }
@@ -1003,7 +497,7 @@ static enum sb_err sq_count(struct sb_store *s, enum sb_store_count_kind what, i
 static enum sb_err sq_flush(struct sb_store *s, struct sb_errbuf *eb)
 {
     struct sqlite_store *ss = (struct sqlite_store *)s;
-    enum sb_err e = tx_commit(ss, eb);
+    enum sb_err e = sb_sqlite_tx_commit(ss, eb);
 
     if (ss->lost) {
         if (e == SB_OK)
@@ -1032,7 +526,7 @@ static void sq_close(struct sb_store *s)
 {
     struct sqlite_store *ss = (struct sqlite_store *)s;
     if (ss->in_tx)
-        tx_commit(ss, NULL);
+        sb_sqlite_tx_commit(ss, NULL);
     /* Cheap, and keeps the planner's statistics fresh for long-lived files. */
     sqlite3_exec(ss->db, "PRAGMA optimize", NULL, NULL, NULL);
     destroy(ss);
@@ -1060,15 +554,15 @@ static const struct sb_store_ops sqlite_ops = {
     .post_insert = sq_post_insert,
     .post_mark_deleted = sq_post_mark_deleted,
     .decision_record = sq_decision_record,
-    .outbox_due = sq_outbox_due,
-    .outbox_sent = sq_outbox_sent,
-    .outbox_retry = sq_outbox_retry,
-    .outbox_fail = sq_outbox_fail,
-    .outbox_requeue = sq_outbox_requeue,
-    .outbox_cancel_for_post = sq_outbox_cancel_for_post,
-    .outbox_list = sq_outbox_list,
-    .outbox_get = sq_outbox_get,
-    .outbox_count = sq_outbox_count,
+    .outbox_due = sb_sqlite_outbox_due,
+    .outbox_sent = sb_sqlite_outbox_sent,
+    .outbox_retry = sb_sqlite_outbox_retry,
+    .outbox_fail = sb_sqlite_outbox_fail,
+    .outbox_requeue = sb_sqlite_outbox_requeue,
+    .outbox_cancel_for_post = sb_sqlite_outbox_cancel_for_post,
+    .outbox_list = sb_sqlite_outbox_list,
+    .outbox_get = sb_sqlite_outbox_get,
+    .outbox_count = sb_sqlite_outbox_count,
     .cursor_get = sq_cursor_get,
     .cursor_set = sq_cursor_set,
     .policy_version_record = sq_policy_version_record,
@@ -1233,10 +727,10 @@ enum sb_err sb_store_sqlite_open(const char *path, const struct sb_store_config 
         goto fail;
 
     for (int i = 0; i < ST__N; i++) {
-        if (sqlite3_prepare_v3(ss->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ss->st[i],
-                               NULL) != SQLITE_OK) {
-            e = sb_errf(eb, SB_ERR_STORE, "sqlite: prepare '%s': %s", stmt_sql[i],
-                        sqlite3_errmsg(ss->db));
+        const char *sql = stmt_sql[i] ? stmt_sql[i] : sb_sqlite_outbox_sql((enum stmt_id)i);
+        if (sqlite3_prepare_v3(ss->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ss->st[i], NULL) !=
+            SQLITE_OK) {
+            e = sb_errf(eb, SB_ERR_STORE, "sqlite: prepare '%s': %s", sql, sqlite3_errmsg(ss->db));
             goto fail;
         }
     }
