@@ -162,6 +162,34 @@ void sb_effects_key(enum sb_platform platform, const char *account, const char *
     hex(h, sizeof h, out);
 }
 
+void sb_effects_key_revision(enum sb_platform platform, const char *account, const char *target_id,
+                             enum sb_effect_kind kind, const char *revision,
+                             char out[SB_EFFECT_KEY_LEN + 1])
+{
+    if (!revision) {
+        sb_effects_key(platform, account, target_id, kind, out);
+        return;
+    }
+    struct sip s;
+    unsigned char h[16];
+    sip_init(&s, effect_key_secret);
+    sip_field(&s, "sb-effect-v1-revision");
+    sip_field(&s, sb_platform_name(platform));
+    sip_field(&s, account);
+    sip_field(&s, target_id);
+    sip_field(&s, sb_effect_kind_name(kind));
+    sip_field(&s, revision);
+    sip_final(&s, h);
+    hex(h, sizeof h, out);
+}
+
+void sb_effects_rekey(struct sb_effect *fx, size_t n, const char *revision)
+{
+    for (size_t i = 0; i < n; i++)
+        sb_effects_key_revision(fx[i].platform, fx[i].account, fx[i].target_id, fx[i].kind,
+                                revision, fx[i].idem_key);
+}
+
 void sb_effects_bluesky_rkey(const char *key, char out[SB_EFFECT_RKEY_LEN + 1])
 {
     static const char b32[] = "234567abcdefghijklmnopqrstuvwxyz";

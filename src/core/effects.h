@@ -63,6 +63,16 @@ enum sb_err sb_effects_plan(const struct sb_post *p, const struct sb_decision *d
 void sb_effects_key(enum sb_platform platform, const char *account, const char *target_id,
                     enum sb_effect_kind kind, char out[SB_EFFECT_KEY_LEN + 1]);
 
+/* The key of an effect planned again for a later revision of the same post (an edit):
+ * revision (e.g. a hash of the edited text) is hashed too, under its own version tag, so the
+ * replies to an edit never collide with the cancelled ones of the original, and the same edit
+ * delivered twice gives the same keys. revision NULL gives sb_effects_key. */
+void sb_effects_key_revision(enum sb_platform platform, const char *account, const char *target_id,
+                             enum sb_effect_kind kind, const char *revision,
+                             char out[SB_EFFECT_KEY_LEN + 1]);
+/* Re-key fx[0 .. n) for revision (see above). */
+void sb_effects_rekey(struct sb_effect *fx, size_t n, const char *revision);
+
 /* A Bluesky record key derived from an idempotency key: 13 characters of the base32-sortable
  * alphabet "234567abcdefghijklmnopqrstuvwxyz" encoding a 63-bit value (top bit zero), i.e. the
  * shape of a TID, so createRecord accepts it for app.bsky.feed.post; the same key always gives

@@ -179,6 +179,80 @@ static void log_decision(const struct sb_connector *c, const struct sb_post *p,
            d->error ? sb_log_q(d->error->message) : "");
 }
 
+/* A revision tag for an edited text: the same edit delivered twice plans the same keys. */
+static void text_revision(const char *text, char out[17])
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *t = text ? text : ""; *t; t++)
+        h = (h ^ (unsigned char)*t) * 1099511628211ull;
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* An edit of a post already decided (design §4): if its reply has not gone out, the pending
+ * reply is cancelled and the edited post decided again (keys carry the edit's revision); if
+ * the reply is out (or on the wire), the edit is only recorded. */
+static void handle_edit(struct sb_ingest *in, struct sb_connector *c, struct sb_post *p,
+                        int64_t rowid)
+{
+    struct sb_errbuf eb = {{0}};
+    int64_t n[SB_OUTBOX__COUNT];
+    if (sb_store_outbox_post_counts(in->store, p->platform, p->id, n, &eb)) {
+        in->st.errors++;
+        sb_log(SB_LOG_ERROR, "store_error", "\"detail\":%s", sb_log_q(eb.msg));
+        return;
+    }
+    if (n[SB_OUTBOX_SENT] + n[SB_OUTBOX_SENDING] > 0) {
+        sb_log(SB_LOG_INFO, "edited",
+               "\"platform\":\"%s\",\"post_id\":%s,\"detail\":"
+               "\"edited after the reply went out: not answered again\"",
+               sb_platform_name(p->platform), sb_log_q(p->id));
+        if (in->cfg->pretty)
+            printf("\n[%s] post %s edited after our reply: recorded, not answered again\n",
+                   sb_platform_name(p->platform), p->id);
+        return;
+    }
+    if (n[SB_OUTBOX_PENDING] + n[SB_OUTBOX_RETRY] > 0 &&
+        sb_store_outbox_cancel_for_post(in->store, p->platform, p->id, &eb)) {
+        in->st.errors++;
+        sb_log(SB_LOG_ERROR, "store_error", "\"detail\":%s", sb_log_q(eb.msg));
+        return;
+    }
+    struct sb_decision *d = &in->d;
+    struct sb_ctx ctx = {0};
+    ctx.now = now_ms() / 1000;
+    ctx.business_hours = true;
+    if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
+        in->st.policy_errors++;
+    if (in->cfg->paused)
+        apply_pause(d);
+    sb_decision_add_reason(d, "re-decided: the post was edited before its reply went out");
+    in->st.actions[d->action]++;
+    struct sb_effect fx[EFFECTS_MAX];
+    size_t k = 0;
+    if (sb_effects_plan(p, d, fx, EFFECTS_MAX, &k) != SB_OK || in->cfg->dry_run)
+        k = 0;
+    char rev[17];
+    text_revision(p->text, rev);
+    sb_effects_rekey(fx, k, rev);
+    enum sb_err e = sb_store_decision_record(in->store, rowid, d, fx, k, now_ms(), NULL, &eb);
+    in->dirty = 1;
+    if (e == SB_ERR_DUP)
+        return; /* this very edit was decided already (a redelivery) */
+    if (e) {
+        in->st.errors++;
+        sb_log(SB_LOG_ERROR, "store_error", "\"post_id\":%s,\"detail\":%s", sb_log_q(p->id),
+               sb_log_q(eb.msg));
+        return;
+    }
+    log_decision(c, p, d, k);
+    if (in->cfg->pretty)
+        sb_pretty_decision(stdout, p, d);
+    if (k) {
+        in->st.enqueued += (long)k;
+        in->kick_pending = 1;
+    }
+}
+
 void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, const char *raw,
                      size_t raw_len)
 {
@@ -214,6 +288,12 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         p->account = c->conf->name;
     int64_t rowid;
     enum sb_err e = sb_store_post_insert(in->store, p, raw, raw_len, &rowid, &eb);
+    if (e == SB_ERR_DUP && ev->type == SB_EVENT_UPDATE) {
+        int own = c->self_id[0] && p->author.id && strcmp(p->author.id, c->self_id) == 0;
+        if (!own)
+            handle_edit(in, c, p, rowid);
+        return;
+    }
     if (e == SB_ERR_DUP) {
         in->st.duplicates++;
         sb_log(SB_LOG_DEBUG, "duplicate", "\"platform\":\"%s\",\"post_id\":%s",

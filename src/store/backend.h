@@ -33,6 +33,9 @@ struct sb_store_config {
 struct sb_store_ops {
     const char *name;
     void (*close)(struct sb_store *s);
+    enum sb_err (*outbox_post_counts)(struct sb_store *s, enum sb_platform platform,
+                                      const char *post_id, int64_t counts[SB_OUTBOX__COUNT],
+                                      struct sb_errbuf *eb);
     enum sb_err (*background_checkpoints)(struct sb_store *s, struct sb_errbuf *eb);
     enum sb_err (*flush)(struct sb_store *s, struct sb_errbuf *eb);
     enum sb_err (*post_insert)(struct sb_store *s, const struct sb_post *p, const char *raw,

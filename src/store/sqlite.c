@@ -550,6 +550,7 @@ static const struct sb_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
     .background_checkpoints = sq_background_checkpoints,
+    .outbox_post_counts = sb_sqlite_outbox_post_counts,
     .flush = sq_flush,
     .post_insert = sq_post_insert,
     .post_mark_deleted = sq_post_mark_deleted,

@@ -148,4 +148,8 @@ enum sb_err sb_sqlite_outbox_get(struct sb_store *s, int64_t id, struct sb_outbo
 enum sb_err sb_sqlite_outbox_count(struct sb_store *s, enum sb_outbox_state state, int64_t *n,
                                    struct sb_errbuf *eb);
 
+enum sb_err sb_sqlite_outbox_post_counts(struct sb_store *s, enum sb_platform platform,
+                                         const char *post_id, int64_t counts[SB_OUTBOX__COUNT],
+                                         struct sb_errbuf *eb);
+
 #endif

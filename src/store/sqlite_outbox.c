@@ -461,3 +461,33 @@ enum sb_err sb_sqlite_outbox_count(struct sb_store *s, enum sb_outbox_state stat
     sqlite3_reset(st);
     return e;
 }
+
+enum sb_err sb_sqlite_outbox_post_counts(struct sb_store *s, enum sb_platform platform,
+                                         const char *post_id, int64_t counts[SB_OUTBOX__COUNT],
+                                         struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    const char *pname = sb_platform_name(platform);
+    sqlite3_stmt *st = NULL;
+    /* rare (edits): prepared on demand */
+    if (sqlite3_prepare_v2(ss->db,
+                           "SELECT state, count(*) FROM outbox WHERE post_rowid IN"
+                           " (SELECT id FROM posts WHERE post_key = ?3 AND platform = ?1"
+                           " AND post_id = ?2) GROUP BY state",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sb_sqlite_fail_db(ss, "outbox post counts", eb);
+    int rc = bind_str(st, 1, pname);
+    rc |= bind_str(st, 2, post_id);
+    rc |= sqlite3_bind_int64(st, 3, sb_store_key(pname, post_id));
+    enum sb_err e = SB_OK;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int state = sb_store_outbox_state_from_name((const char *)sqlite3_column_text(st, 0));
+        if (state >= 0 && state < SB_OUTBOX__COUNT)
+            counts[state] = sqlite3_column_int64(st, 1);
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE)
+        e = sb_sqlite_fail_db(ss, "outbox post counts", eb);
+    sqlite3_finalize(st);
+    return e;
+}

@@ -420,6 +420,17 @@ enum sb_err sb_store_count(struct sb_store *s, const char *what, int64_t *n, str
     return sb_errf(eb, SB_ERR_INVAL, "store count: unknown table '%s'", what);
 }
 
+enum sb_err sb_store_outbox_post_counts(struct sb_store *s, enum sb_platform platform,
+                                        const char *post_id, int64_t counts[SB_OUTBOX__COUNT],
+                                        struct sb_errbuf *eb)
+{
+    for (int i = 0; i < SB_OUTBOX__COUNT; i++)
+        counts[i] = 0;
+    if (!s || !post_id)
+        return sb_errf(eb, SB_ERR_INVAL, "store: NULL argument");
+    return s->ops->outbox_post_counts(s, platform, post_id, counts, eb);
+}
+
 enum sb_err sb_store_background_checkpoints(struct sb_store *s, struct sb_errbuf *eb)
 {
     if (!s)

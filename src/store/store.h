@@ -226,6 +226,12 @@ enum sb_err sb_store_outbox_requeue(struct sb_store *s, int64_t id, int64_t next
 enum sb_err sb_store_outbox_cancel_for_post(struct sb_store *s, enum sb_platform platform,
                                             const char *post_id, struct sb_errbuf *eb);
 
+/* How many outbox entries of the decisions about post (platform, post_id) are in each state:
+ * counts[SB_OUTBOX_PENDING .. SB_OUTBOX_CANCELLED]. All zero for an unknown post. Read-only. */
+enum sb_err sb_store_outbox_post_counts(struct sb_store *s, enum sb_platform platform,
+                                        const char *post_id, int64_t counts[SB_OUTBOX__COUNT],
+                                        struct sb_errbuf *eb);
+
 /* Copies of up to max entries in state (SB_OUTBOX_ANY: all), newest first, into out[0 .. *n)
  * (borrowed, caller-owned). Sees pending writes. Read-only. */
 enum sb_err sb_store_outbox_list(struct sb_store *s, enum sb_outbox_state state, size_t max,

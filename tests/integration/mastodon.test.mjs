@@ -134,6 +134,32 @@ test('malformed and oversized frames: one log line each, the service keeps going
   await until(() => repliesTo(status.id).then((a) => a.length), 'a reply after the reconnect', 15000);
 });
 
+test('an edit before the reply goes out: the pending reply is cancelled and the post re-decided', async () => {
+  // the platform rate-limits for 3 s, so the praise reply waits in the outbox
+  await postJSON(base, '/__emu/fault', { kind: 'http_status', status: 429, count: 1, path: '/api/v1/statuses',
+    headers: { 'X-RateLimit-Reset': iso6(Date.now() + 3000) } });
+  const { status } = await inject({ account: 'zoe', text: 'love the new kettle, thank you!' });
+  await until(() => svc.events('outbox').some((e) => e.target === status.id && e.outcome === 'retry'), 'the reply to wait');
+  await postJSON(base, '/__emu/edit', { id: status.id, text: 'the kettle stopped working after a day, my lawyer will hear about this' });
+  await until(() => decided(status.id).length === 2, 'the second decision');
+  const second = decided(status.id)[1];
+  assert.equal(second.action, 'escalate');
+  assert.equal(second.queue, 'legal');
+  assert.match(second.reasons, /re-decided: the post was edited/);
+  await sleep(3500); // past the rate limit: the cancelled praise must not go out
+  assert.equal((await repliesTo(status.id)).length, 0);
+});
+
+test('an edit after the reply went out is recorded, not answered again', async () => {
+  const { status } = await inject({ account: 'alice', text: 'my order is late again, so annoying' });
+  await until(() => repliesTo(status.id).then((a) => a.length), 'the reply');
+  await postJSON(base, '/__emu/edit', { id: status.id, text: 'my order is late again, so annoying!!' });
+  await until(() => svc.events('edited').some((e) => e.post_id === status.id), 'the edit to be noted');
+  await sleep(300);
+  assert.equal((await repliesTo(status.id)).length, 1);
+  assert.equal(decided(status.id).length, 1);
+});
+
 test('a refused reply goes to the dead letters, visible with `switchboard outbox`', async () => {
   await postJSON(base, '/__emu/fault', { kind: 'http_status', status: 422, count: 1, path: '/api/v1/statuses',
     body: JSON.stringify({ error: 'Validation failed: Text character limit of 500 exceeded' }),

@@ -383,8 +383,26 @@ static void test_names(void)
     T_INTEQ(sb_effect_kind_from_name(NULL), -1);
 }
 
+/* An edit's effects get new keys: stable per revision, never the original's. */
+static void test_revision_keys(void)
+{
+    char base[SB_EFFECT_KEY_LEN + 1], r1[SB_EFFECT_KEY_LEN + 1], r1b[SB_EFFECT_KEY_LEN + 1],
+        r2[SB_EFFECT_KEY_LEN + 1], none[SB_EFFECT_KEY_LEN + 1];
+    sb_effects_key(SB_PLATFORM_MASTODON, "acme", "42", SB_EFFECT_PUBLIC_REPLY, base);
+    sb_effects_key_revision(SB_PLATFORM_MASTODON, "acme", "42", SB_EFFECT_PUBLIC_REPLY, NULL, none);
+    sb_effects_key_revision(SB_PLATFORM_MASTODON, "acme", "42", SB_EFFECT_PUBLIC_REPLY, "a1", r1);
+    sb_effects_key_revision(SB_PLATFORM_MASTODON, "acme", "42", SB_EFFECT_PUBLIC_REPLY, "a1", r1b);
+    sb_effects_key_revision(SB_PLATFORM_MASTODON, "acme", "42", SB_EFFECT_PUBLIC_REPLY, "a2", r2);
+    T_STREQ(none, base);
+    T_STREQ(r1, r1b);
+    T_CHECK(strcmp(r1, base) != 0);
+    T_CHECK(strcmp(r1, r2) != 0);
+    T_INTEQ(strlen(r1), SB_EFFECT_KEY_LEN);
+}
+
 int main(void)
 {
+    T_RUN(test_revision_keys);
     T_RUN(test_plan_public_post);
     T_RUN(test_plan_private_post);
     T_RUN(test_plan_bluesky_refs_and_errors);

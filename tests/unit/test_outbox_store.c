@@ -587,6 +587,16 @@ static void test_cancel_for_post(void)
     T_STREQ(out[0].target_id, "keep");
     T_STREQ(out[1].target_id, "keep");
     T_INTEQ(n_state(s, SB_OUTBOX_CANCELLED), 1);
+    /* per-post counts (what an edit looks at): del has one sending, one cancelled */
+    int64_t c[SB_OUTBOX__COUNT];
+    T_INTEQ(sb_store_outbox_post_counts(s, SB_PLATFORM_MASTODON, "del", c, &eb), SB_OK);
+    T_INTEQ(c[SB_OUTBOX_SENDING], 1);
+    T_INTEQ(c[SB_OUTBOX_CANCELLED], 1);
+    T_INTEQ(c[SB_OUTBOX_PENDING] + c[SB_OUTBOX_SENT] + c[SB_OUTBOX_RETRY], 0);
+    T_INTEQ(sb_store_outbox_post_counts(s, SB_PLATFORM_MASTODON, "keep", c, &eb), SB_OK);
+    T_INTEQ(c[SB_OUTBOX_SENDING], 2);
+    T_INTEQ(sb_store_outbox_post_counts(s, SB_PLATFORM_BLUESKY, "keep", c, &eb), SB_OK);
+    T_INTEQ(c[SB_OUTBOX_SENDING], 0);
     sb_store_close(s);
     sb_decision_free(&d);
     sb_post_free(&p);
