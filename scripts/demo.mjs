@@ -87,8 +87,9 @@ const crowd = [
   },
 ];
 if (b) {
-  crowd.push(() => post(b.pds, '/__emu/inject', { author: 'maria.test', text: '✨ @acme.test el pedido llegó roto y nadie responde 😡', mention_brand: true }).catch(() => {}));
-  crowd.push(() => post(b.pds, '/__emu/inject', { author: 'kai.test', text: '@acme.test the replacement arrived today and works great, thanks!', mention_brand: true }).catch(() => {}));
+  crowd.unshift(() => post(b.pds, '/__emu/inject', { author: 'carol.test', text: '✨ @acme.test el pedido llegó roto y nadie responde 😡', mention_brand: true }));
+  crowd.splice(3, 0, () => post(b.pds, '/__emu/inject', { author: 'dave.test', text: '@acme.test I was charged twice for my order, can you check my account?', mention_brand: true }));
+  crowd.splice(6, 0, () => post(b.pds, '/__emu/inject', { author: 'bob.test', text: '@acme.test the replacement arrived today and works great, thanks!', mention_brand: true }));
 }
 for (const step of crowd) {
   if (stopping) break;

@@ -175,6 +175,21 @@ test('a complaint mentioning the brand: one threaded reply with a mention facet,
   assert.equal((await repliesTo(post.uri)).length, 1);
   assert.equal(decided(post.uri).length, 1);
   assert.equal(decided(post.uri)[0].action, 'acknowledge');
+  // Jetstream has only the DID: the author's profile was looked up before deciding
+  assert.equal(decided(post.uri)[0].author, 'alice.test');
+  assert.match(r.value.text, /Alice Example/, 'the template used the display name');
+});
+
+test('the author\'s profile feeds the policy: followers decide the VIP branch', async () => {
+  // carol.test has 9001 followers in the emulator: under the VIP threshold (100k), and the
+  // display name with an emoji reaches the reply
+  const post = await inject({ author: 'carol.test', text: 'thanks for the quick delivery, love it!' });
+  const r = await oneReply(post.uri);
+  assert.match(r.value.text, /Carol 🌸/);
+  assert.notEqual(decided(post.uri)[0].queue, 'vip');
+  const profiles = await log('/xrpc/app.bsky.actor.getProfile');
+  assert.ok(profiles.some((e) => (e.query?.actor || e.url || '').includes(post.event.did) || JSON.stringify(e).includes(post.event.did)),
+    'one getProfile for the author');
 });
 
 test('a reply to the brand\'s reply (no mention) is answered in the same thread', async () => {

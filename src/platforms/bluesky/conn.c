@@ -67,7 +67,80 @@ static int for_brand(const struct bsky *b, const struct sb_post *p)
            (p->kind == SB_POST_REPLY && p->thread && strncmp(p->thread, b->self_prefix, n) == 0);
 }
 
-static void handle_frame(struct bsky *b, const char *s, size_t n)
+/* Jetstream carries only the author's DID. The policy needs a name for its templates and the
+ * follower count for its influencer rule, so the profile is looked up once per author (and
+ * cached, see send.c) before the post is handed over; a post waits for that one request. */
+struct pending {
+    struct bsky *b;
+    int64_t t;
+    size_t n;
+    char frame[]; /* the raw event, mapped again when the profile is known */
+};
+
+static void handle_frame(struct bsky *b, const char *s, size_t n, int profiled);
+
+static void on_author_profile(void *ud, const struct sb_http_resp *r)
+{
+    struct pending *pd = ud;
+    if (!r) { /* the connector is gone */
+        free(pd);
+        return;
+    }
+    struct bsky *b = pd->b;
+    json_t *j = r->status == 200 ? sb_bsky_resp_json(r) : NULL;
+    const char *did = sb_bsky_jstr(j, "did");
+    json_t *fc = json_object_get(j, "followersCount");
+    /* remember even a failure (briefly): the post goes on without a profile */
+    if (did)
+        sb_bsky_profile_remember(b, did, sb_bsky_jstr(j, "handle"), sb_bsky_jstr(j, "displayName"),
+                                 json_is_integer(fc) ? json_integer_value(fc) : -1, 0);
+    json_decref(j);
+    if (!b->stopping)
+        handle_frame(b, pd->frame, pd->n, 1);
+    free(pd);
+}
+
+/* Fill the author from the profile cache; 0 when the profile must be fetched first. */
+static int with_profile(struct bsky *b, struct sb_post *p)
+{
+    const struct handle_entry *h = p->author.id ? sb_bsky_profile_find(b, p->author.id) : NULL;
+    if (!h)
+        return 0;
+    if (!h->negative) {
+        if (h->handle[0])
+            p->author.handle = sb_arena_strdup(p->arena, h->handle);
+        if (h->name[0])
+            p->author.name = sb_arena_strdup(p->arena, h->name);
+        else if (p->author.handle)
+            p->author.name = p->author.handle;
+        p->author.followers = h->followers;
+    }
+    return 1;
+}
+
+static void fetch_profile(struct bsky *b, const char *s, size_t n, int64_t t, const char *did)
+{
+    struct pending *pd = malloc(sizeof *pd + n + 1);
+    char url[1024];
+    snprintf(url, sizeof url, "%s/xrpc/app.bsky.actor.getProfile?actor=%s", b->base.conf->pds_url,
+             did);
+    if (pd) {
+        pd->b = b;
+        pd->t = t;
+        pd->n = n;
+        memcpy(pd->frame, s, n);
+        pd->frame[n] = 0;
+        /* remember the attempt first: frames of the same author arriving meanwhile go on
+         * without waiting (they are rare; a second request would not be faster) */
+        sb_bsky_profile_remember(b, did, NULL, NULL, -1, 1);
+        if (sb_bsky_xcall(b, "GET", url, NULL, 0, CALL_AUTH, on_author_profile, pd) == SB_OK)
+            return;
+        free(pd);
+    }
+    handle_frame(b, s, n, 1); /* no lookup possible: go on without a profile */
+}
+
+static void handle_frame(struct bsky *b, const char *s, size_t n, int profiled)
 {
     json_error_t je;
     json_t *root = json_loadb(s, n, 0, &je);
@@ -108,6 +181,10 @@ static void handle_frame(struct bsky *b, const char *s, size_t n)
             advance(b, t, 0);
             return;
         }
+        if (!with_profile(b, p) && !profiled && p->author.id) {
+            fetch_profile(b, s, n, t, p->author.id);
+            return;
+        }
         if (!p->account)
             p->account = b->base.conf->name;
         break;
@@ -128,7 +205,7 @@ static void on_text(void *ud, const char *data, size_t len)
 {
     struct bsky *b = ud;
     b->frames++;
-    handle_frame(b, data, len);
+    handle_frame(b, data, len, 0);
 }
 
 static void on_stream_timer(uv_timer_t *t)

@@ -36,7 +36,10 @@ struct xcall; /* xrpc.c */
 struct handle_entry {
     char did[128];
     char handle[HANDLE_MAX + 1];
-    int64_t expires; /* loop monotonic ms */
+    char name[128];    /* display name, "" when none */
+    int64_t followers; /* -1 when unknown */
+    int negative;      /* the lookup failed: do not ask again before expires */
+    int64_t expires;   /* loop monotonic ms */
 };
 
 struct bsky {
@@ -108,6 +111,13 @@ enum sb_err sb_bsky_xcall(struct bsky *b, const char *method, const char *url, c
 /* The connector's send op (struct sb_connector_ops.send): a public reply or a direct message.
  * req is borrowed (copied); cb runs exactly once unless this returns an error (SB_ERR_INVAL for
  * an incomplete request, SB_ERR_NOMEM, or the XRPC helper's error). */
+/* Profiles (handle, display name, followers) by DID, cached for an hour; a failed lookup is
+ * remembered briefly (negative) so a busy author does not cost a request per post. find
+ * returns NULL when unknown or expired. Both in send.c. */
+void sb_bsky_profile_remember(struct bsky *b, const char *did, const char *handle, const char *name,
+                              int64_t followers, int negative);
+const struct handle_entry *sb_bsky_profile_find(struct bsky *b, const char *did);
+
 enum sb_err sb_bsky_send(struct sb_connector *c, const struct sb_send_req *req, sb_send_done_fn cb,
                          void *ud);
 

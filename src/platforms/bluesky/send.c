@@ -186,23 +186,47 @@ static int handle_ok(const char *h)
     return 1;
 }
 
-static void remember_handle(struct bsky *b, const char *did, const char *handle)
+#define NEGATIVE_TTL_MS 60000
+
+void sb_bsky_profile_remember(struct bsky *b, const char *did, const char *handle, const char *name,
+                              int64_t followers, int negative)
 {
-    struct handle_entry *h = &b->handles[b->handle_next++ % HANDLE_CACHE];
-    if (strlen(did) >= sizeof h->did)
+    if (!did || strlen(did) >= sizeof b->handles[0].did)
         return;
+    struct handle_entry *h = NULL;
+    for (int i = 0; i < HANDLE_CACHE && !h; i++)
+        if (strcmp(b->handles[i].did, did) == 0)
+            h = &b->handles[i]; /* refresh in place */
+    if (!h)
+        h = &b->handles[b->handle_next++ % HANDLE_CACHE];
     snprintf(h->did, sizeof h->did, "%s", did);
-    snprintf(h->handle, sizeof h->handle, "%s", handle);
-    h->expires = sb_loop_mono_ms(b->base.loop) + HANDLE_TTL_MS;
+    snprintf(h->handle, sizeof h->handle, "%s", negative || !handle ? "" : handle);
+    snprintf(h->name, sizeof h->name, "%s", negative || !name ? "" : name);
+    h->followers = negative ? -1 : followers;
+    h->negative = negative;
+    h->expires = sb_loop_mono_ms(b->base.loop) + (negative ? NEGATIVE_TTL_MS : HANDLE_TTL_MS);
 }
 
-static const char *known_handle(struct bsky *b, const char *did)
+const struct handle_entry *sb_bsky_profile_find(struct bsky *b, const char *did)
 {
     int64_t now = sb_loop_mono_ms(b->base.loop);
     for (int i = 0; i < HANDLE_CACHE; i++)
         if (b->handles[i].expires > now && strcmp(b->handles[i].did, did) == 0)
-            return b->handles[i].handle;
+            return &b->handles[i];
     return NULL;
+}
+
+static void remember_handle(struct bsky *b, const char *did, const char *handle)
+{
+    const struct handle_entry *old = sb_bsky_profile_find(b, did);
+    sb_bsky_profile_remember(b, did, handle, old && !old->negative ? old->name : NULL,
+                             old && !old->negative ? old->followers : -1, 0);
+}
+
+static const char *known_handle(struct bsky *b, const char *did)
+{
+    const struct handle_entry *h = sb_bsky_profile_find(b, did);
+    return h && !h->negative && h->handle[0] ? h->handle : NULL;
 }
 
 /* ---- replies ----------------------------------------------------------------------------- */
