@@ -12,49 +12,12 @@
 #include "core/effects.h"
 #include "store/backend.h" /* sb_store_sqlite_migrations: to write a version-1 file */
 #include "store/store.h"
+#include "store_helpers.h"
 #include "t.h"
-
-static char tmpdir[256];
-static int db_seq;
-
-static const char *new_db(char *buf, size_t n)
-{
-    snprintf(buf, n, "%s/o%d.db", tmpdir, ++db_seq);
-    return buf;
-}
-
-static void remove_dbs(void)
-{
-    char p[320];
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (int i = 1; i <= db_seq; i++)
-        for (int k = 0; k < 4; k++) {
-            snprintf(p, sizeof p, "%s/o%d.db%s", tmpdir, i, sfx[k]);
-            unlink(p);
-        }
-    rmdir(tmpdir);
-}
 
 static sqlite3 *raw_open(const char *path)
 {
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        fprintf(stderr, "raw open %s: %s\n", path, db ? sqlite3_errmsg(db) : "?");
-        sqlite3_close(db);
-        return NULL;
-    }
-    return db;
-}
-
-static long long raw_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -999;
-    if (db && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return raw_open_flags(path, 1);
 }
 
 static int64_t n_state(struct sb_store *s, enum sb_outbox_state st)

@@ -12,51 +12,12 @@
 
 #include "store/backend.h" /* sb_store_sqlite_migrations_count: the newest schema version */
 #include "store/store.h"
+#include "store_helpers.h"
 #include "t.h"
 
-static char tmpdir[256];
-static int db_seq;
-
-/* A new database path inside tmpdir (files removed at the end of the run). */
-static const char *new_db(char *buf, size_t n)
-{
-    snprintf(buf, n, "%s/t%d.db", tmpdir, ++db_seq);
-    return buf;
-}
-
-static void remove_dbs(void)
-{
-    char p[320];
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (int i = 1; i <= db_seq; i++)
-        for (int k = 0; k < 4; k++) {
-            snprintf(p, sizeof p, "%s/t%d.db%s", tmpdir, i, sfx[k]);
-            unlink(p);
-        }
-    rmdir(tmpdir);
-}
-
-/* Raw read access to a database file, independent of the store. */
 static sqlite3 *raw_open(const char *path)
 {
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        fprintf(stderr, "raw open %s: %s\n", path, db ? sqlite3_errmsg(db) : "?");
-        sqlite3_close(db);
-        return NULL;
-    }
-    return db;
-}
-
-static long long raw_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v = -999;
-    if (db && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return raw_open_flags(path, 0);
 }
 
 /* Copy of the text of the first column of the first row (malloc'd) or NULL. */
