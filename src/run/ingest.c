@@ -17,6 +17,7 @@ struct sb_ingest {
     uv_timer_t window; /* under load, commits are at most one per COMMIT_WINDOW_NS */
     uint64_t last_commit_ns;
     int window_armed, closing;
+    int since_commit; /* events ingested since the last commit */
     int dirty, kick_pending;
     struct sb_store *store;
     struct sb_policy *pol;
@@ -37,6 +38,7 @@ static void commit_now(struct sb_ingest *in)
 {
     /* the sender's outbox changes ride in the same batch (sb_store_set_outbox_sync) */
     in->dirty = 0;
+    in->since_commit = 0;
     in->last_commit_ns = uv_hrtime();
     struct sb_errbuf eb = {{0}};
     if (sb_store_flush(in->store, &eb) != SB_OK) {
@@ -61,15 +63,18 @@ static void on_window(uv_timer_t *t)
     commit_now(in);
 }
 
-/* A quiet service commits at the end of the iteration that decided (no added latency); a busy
- * one at most once a millisecond, so a burst shares its commits. */
+/* A steady trickle commits at the end of the iteration that decided it (no added latency); a
+ * burst (several events since the last commit, the last commit under a millisecond ago)
+ * waits up to a millisecond so its posts share one commit. */
+#define BURST_EVENTS 4
+
 static void on_check(uv_check_t *h)
 {
     struct sb_ingest *in = h->data;
     if (in->window_armed)
         return;
     uint64_t now = uv_hrtime();
-    if (now - in->last_commit_ns >= COMMIT_WINDOW_NS) {
+    if (in->since_commit <= BURST_EVENTS || now - in->last_commit_ns >= COMMIT_WINDOW_NS) {
         commit_now(in);
         return;
     }
@@ -260,6 +265,7 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
     struct sb_post *p = &ev->post;
     struct sb_errbuf eb = {{0}};
     in->st.events++;
+    in->since_commit++;
     switch (ev->type) {
     case SB_EVENT_SKIP:
         in->st.skipped++;

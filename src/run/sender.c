@@ -20,6 +20,7 @@ struct sb_sender {
     int n_conns;
     uv_timer_t timer;
     int stopping, in_flight, scheduled;
+    int backlog; /* the last claim filled every free slot: more may be due */
     uint64_t rng;
     struct sb_outbox_entry *batch; /* CLAIM_MAX entries, on the heap (they are large) */
 };
@@ -109,7 +110,10 @@ static void on_done(void *ud, const struct sb_send_result *r)
         sb_log(SB_LOG_ERROR, "store_error", "\"outbox_id\":%lld,\"detail\":%s", (long long)e->id,
                sb_log_q(eb.msg));
     free(j);
-    schedule(s, 0); /* a slot is free: look for more */
+    /* a slot is free: look for more now only if the last claim left some behind (otherwise
+     * new work arrives with a kick and retries with the poll) */
+    if (s->backlog)
+        schedule(s, 0);
 }
 
 static void send_one(struct sb_sender *s, const struct sb_outbox_entry *e)
@@ -177,6 +181,7 @@ static void on_timer(uv_timer_t *t)
         struct sb_errbuf eb = {{0}};
         if (sb_store_outbox_due(s->store, sb_loop_now_ms(), LEASE_MS, room, s->batch, &n, &eb))
             sb_log(SB_LOG_ERROR, "store_error", "\"detail\":%s", sb_log_q(eb.msg));
+        s->backlog = n == room;
         for (size_t i = 0; i < n; i++)
             send_one(s, &s->batch[i]);
     }
