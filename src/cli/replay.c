@@ -149,6 +149,14 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
     struct sb_ctx ctx = {0};
     ctx.now = p->created_ms / 1000;
     ctx.business_hours = true;
+    /* the author's previous 24 hours, as of the post's own time: deterministic for a file */
+    struct sb_author_history h;
+    if (sb_store_author_history(r->store, p->platform, p->author.id, p->created_ms - 86400000LL,
+                                rowid, &h, &eb) == SB_OK) {
+        ctx.history.posts = h.posts;
+        ctx.history.acknowledged = h.answered;
+        ctx.history.cases = h.escalated;
+    }
     if (sb_policy_decide(r->pol, p, &ctx, &r->d) != SB_OK)
         r->policy_errors++;
     r->actions[r->d.action]++;

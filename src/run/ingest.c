@@ -145,6 +145,25 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The context the policy sees: the clock, and this author's last 24 hours with the brand. */
+static void fill_ctx(struct sb_ingest *in, const struct sb_post *p, int64_t rowid,
+                     struct sb_ctx *ctx)
+{
+    int64_t now = now_ms();
+    ctx->now = now / 1000;
+    ctx->business_hours = true;
+    struct sb_author_history h;
+    struct sb_errbuf eb = {{0}};
+    if (sb_store_author_history(in->store, p->platform, p->author.id, now - 86400000LL, rowid, &h,
+                                &eb) == SB_OK) {
+        ctx->history.posts = h.posts;
+        ctx->history.acknowledged = h.answered;
+        ctx->history.cases = h.escalated;
+    } else {
+        sb_log(SB_LOG_WARN, "store_error", "\"detail\":%s", sb_log_q(eb.msg));
+    }
+}
+
 /* Guardrail decisions the policy never sees: the brand's own posts. */
 static void decide_own(struct sb_decision *d)
 {
@@ -224,8 +243,7 @@ static void handle_edit(struct sb_ingest *in, struct sb_connector *c, struct sb_
     }
     struct sb_decision *d = &in->d;
     struct sb_ctx ctx = {0};
-    ctx.now = now_ms() / 1000;
-    ctx.business_hours = true;
+    fill_ctx(in, p, rowid, &ctx);
     if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
         in->st.policy_errors++;
     if (in->cfg->paused)
@@ -324,8 +342,7 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         decide_own(d);
     } else {
         struct sb_ctx ctx = {0};
-        ctx.now = now_ms() / 1000;
-        ctx.business_hours = true;
+        fill_ctx(in, p, rowid, &ctx);
         if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
             in->st.policy_errors++;
         if (in->cfg->paused)

@@ -33,6 +33,9 @@ struct sb_store_config {
 struct sb_store_ops {
     const char *name;
     void (*close)(struct sb_store *s);
+    enum sb_err (*author_history)(struct sb_store *s, enum sb_platform platform,
+                                  const char *author_id, int64_t since_ms, int64_t exclude_rowid,
+                                  struct sb_author_history *h, struct sb_errbuf *eb);
     enum sb_err (*outbox_post_counts)(struct sb_store *s, enum sb_platform platform,
                                       const char *post_id, int64_t counts[SB_OUTBOX__COUNT],
                                       struct sb_errbuf *eb);

@@ -58,6 +58,14 @@ static const char *const stmt_sql[ST__N] = {
     [ST_COUNT_DELETED] = "SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL",
     [ST_COUNT_CURSORS] = "SELECT count(*) FROM stream_cursors",
     [ST_COUNT_POLICY_VERSIONS] = "SELECT count(*) FROM policy_versions",
+    /* through posts_author (author_key), then the text is compared */
+    [ST_AUTHOR_HISTORY] =
+        "SELECT count(DISTINCT p.id),"
+        " count(DISTINCT CASE WHEN d.action IN ('acknowledge', 'move_to_private') THEN p.id END),"
+        " count(DISTINCT CASE WHEN d.action = 'escalate' THEN p.id END)"
+        " FROM posts p LEFT JOIN decisions d ON d.post_rowid = p.id"
+        " WHERE p.author_key = ?1 AND p.platform = ?2 AND p.author_id = ?3"
+        " AND p.created_ms >= ?4 AND p.id <> ?5",
 };
 
 /* ---- errors and transactions ----------------------------------------------------------- */
@@ -534,6 +542,30 @@ static void sq_close(struct sb_store *s)
 
 static enum sb_err exec_sql(sqlite3 *db, const char *sql, const char *what, struct sb_errbuf *eb);
 
+static enum sb_err sq_author_history(struct sb_store *s, enum sb_platform platform,
+                                     const char *author_id, int64_t since_ms, int64_t exclude_rowid,
+                                     struct sb_author_history *h, struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_AUTHOR_HISTORY];
+    const char *pname = sb_platform_name(platform);
+    int rc = sqlite3_bind_int64(st, 1, sb_store_key(pname, author_id));
+    rc |= bind_str(st, 2, pname);
+    rc |= bind_str(st, 3, author_id);
+    rc |= sqlite3_bind_int64(st, 4, since_ms);
+    rc |= sqlite3_bind_int64(st, 5, exclude_rowid);
+    enum sb_err e = SB_OK;
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        e = sb_sqlite_fail_db(ss, "author history", eb);
+    } else {
+        h->posts = sqlite3_column_int64(st, 0);
+        h->answered = sqlite3_column_int64(st, 1);
+        h->escalated = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
 static enum sb_err sq_background_checkpoints(struct sb_store *s, struct sb_errbuf *eb)
 {
     struct sqlite_store *ss = (struct sqlite_store *)s;
@@ -550,6 +582,7 @@ static const struct sb_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
     .background_checkpoints = sq_background_checkpoints,
+    .author_history = sq_author_history,
     .outbox_post_counts = sb_sqlite_outbox_post_counts,
     .flush = sq_flush,
     .post_insert = sq_post_insert,

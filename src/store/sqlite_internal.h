@@ -60,6 +60,7 @@ enum stmt_id {
     ST_COUNT_DELETED,
     ST_COUNT_CURSORS,
     ST_COUNT_POLICY_VERSIONS,
+    ST_AUTHOR_HISTORY,
     ST__N
 };
 

@@ -420,6 +420,18 @@ enum sb_err sb_store_count(struct sb_store *s, const char *what, int64_t *n, str
     return sb_errf(eb, SB_ERR_INVAL, "store count: unknown table '%s'", what);
 }
 
+enum sb_err sb_store_author_history(struct sb_store *s, enum sb_platform platform,
+                                    const char *author_id, int64_t since_ms, int64_t exclude_rowid,
+                                    struct sb_author_history *h, struct sb_errbuf *eb)
+{
+    h->posts = h->answered = h->escalated = 0;
+    if (!s)
+        return sb_errf(eb, SB_ERR_INVAL, "store: NULL store");
+    if (!author_id)
+        return SB_OK;
+    return s->ops->author_history(s, platform, author_id, since_ms, exclude_rowid, h, eb);
+}
+
 enum sb_err sb_store_outbox_post_counts(struct sb_store *s, enum sb_platform platform,
                                         const char *post_id, int64_t counts[SB_OUTBOX__COUNT],
                                         struct sb_errbuf *eb)

@@ -226,6 +226,20 @@ enum sb_err sb_store_outbox_requeue(struct sb_store *s, int64_t id, int64_t next
 enum sb_err sb_store_outbox_cancel_for_post(struct sb_store *s, enum sb_platform platform,
                                             const char *post_id, struct sb_errbuf *eb);
 
+/* An author's recent history with the brand, for the policy's ctx.history. */
+struct sb_author_history {
+    int64_t posts;     /* posts recorded */
+    int64_t answered;  /* of those, acknowledged or moved to private */
+    int64_t escalated; /* of those, escalated to a human */
+};
+
+/* History of author_id on platform over posts created at or after since_ms (Unix ms), leaving
+ * out the post exclude_rowid (the one being decided; 0 = none). Sees pending writes.
+ * author_id NULL gives zeros. */
+enum sb_err sb_store_author_history(struct sb_store *s, enum sb_platform platform,
+                                    const char *author_id, int64_t since_ms, int64_t exclude_rowid,
+                                    struct sb_author_history *h, struct sb_errbuf *eb);
+
 /* How many outbox entries of the decisions about post (platform, post_id) are in each state:
  * counts[SB_OUTBOX_PENDING .. SB_OUTBOX_CANCELLED]. All zero for an unknown post. Read-only. */
 enum sb_err sb_store_outbox_post_counts(struct sb_store *s, enum sb_platform platform,

@@ -160,6 +160,20 @@ test('an edit after the reply went out is recorded, not answered again', async (
   assert.equal(decided(status.id).length, 1);
 });
 
+test('ctx.history: an author\'s fourth post in a day reaches a human (the policy\'s repeat rule)', async () => {
+  await postJSON(base, '/__emu/accounts', { username: 'repeater', display_name: 'Rae Peater', followers_count: 40 });
+  for (const text of ['hello there', 'anyone around?', 'still waiting for an answer']) {
+    const { status } = await inject({ account: 'repeater', text });
+    await until(() => decided(status.id).length, 'a decision');
+  }
+  const { status } = await inject({ account: 'repeater', text: 'this is so disappointing, my order is late' });
+  await until(() => decided(status.id).length, 'the decision');
+  const d = decided(status.id)[0];
+  assert.equal(d.action, 'escalate');
+  assert.equal(d.queue, 'support');
+  assert.match(d.reasons, /repeat author: 3 posts in 24h/);
+});
+
 test('a refused reply goes to the dead letters, visible with `switchboard outbox`', async () => {
   await postJSON(base, '/__emu/fault', { kind: 'http_status', status: 422, count: 1, path: '/api/v1/statuses',
     body: JSON.stringify({ error: 'Validation failed: Text character limit of 500 exceeded' }),
