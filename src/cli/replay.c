@@ -69,6 +69,25 @@ static void line_error(struct replay *r, const char *file, long line, const char
             detail ? detail : "");
 }
 
+struct replay_history {
+    struct sb_store *store;
+    const struct sb_post *p;
+    int64_t since_ms, rowid;
+};
+
+static int replay_history_load(void *ud, struct sb_ctx_history *h)
+{
+    struct replay_history *hs = ud;
+    struct sb_author_history a;
+    if (sb_store_author_history(hs->store, hs->p->platform, hs->p->author.id, hs->since_ms,
+                                hs->rowid, &a, NULL) != SB_OK)
+        return -1;
+    h->posts = a.posts;
+    h->acknowledged = a.answered;
+    h->cases = a.escalated;
+    return 0;
+}
+
 static void one_line(struct replay *r, const char *file, long lineno, const char *s, size_t n)
 {
     json_error_t je;
@@ -149,14 +168,11 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
     struct sb_ctx ctx = {0};
     ctx.now = p->created_ms / 1000;
     ctx.business_hours = true;
-    /* the author's previous 24 hours, as of the post's own time: deterministic for a file */
-    struct sb_author_history h;
-    if (sb_store_author_history(r->store, p->platform, p->author.id, p->created_ms - 86400000LL,
-                                rowid, &h, &eb) == SB_OK) {
-        ctx.history.posts = h.posts;
-        ctx.history.acknowledged = h.answered;
-        ctx.history.cases = h.escalated;
-    }
+    /* the author's previous 24 hours, as of the post's own time (deterministic for a file),
+     * looked up only if the policy reads ctx.history */
+    struct replay_history hs = {r->store, p, p->created_ms - 86400000LL, rowid};
+    ctx.history_fn = replay_history_load;
+    ctx.history_ud = &hs;
     if (sb_policy_decide(r->pol, p, &ctx, &r->d) != SB_OK)
         r->policy_errors++;
     r->actions[r->d.action]++;

@@ -246,15 +246,19 @@ static int ctx_index(lua_State *L)
         push_str(L, c->case_queue);
         lua_setfield(L, -2, "queue");
         break;
-    case F_HISTORY:
+    case F_HISTORY: {
+        struct sb_ctx_history h = c->history;
+        if (c->history_fn && c->history_fn(c->history_ud, &h) != 0)
+            h = c->history; /* the store could not say: the defaults */
         lua_createtable(L, 0, 3);
-        lua_pushinteger(L, c->history.posts);
+        lua_pushinteger(L, h.posts);
         lua_setfield(L, -2, "posts");
-        lua_pushinteger(L, c->history.acknowledged);
+        lua_pushinteger(L, h.acknowledged);
         lua_setfield(L, -2, "acknowledged");
-        lua_pushinteger(L, c->history.cases);
+        lua_pushinteger(L, h.cases);
         lua_setfield(L, -2, "cases");
         break;
+    }
     case F_QUEUES:
         lua_createtable(L, 0, (int)c->n_queues);
         for (size_t i = 0; i < c->n_queues; i++) {

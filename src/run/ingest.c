@@ -145,23 +145,39 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What ctx.history needs, looked up only if the policy reads it. */
+struct history_src {
+    struct sb_store *store;
+    const struct sb_post *p;
+    int64_t since_ms, rowid;
+};
+
+static int load_history(void *ud, struct sb_ctx_history *h)
+{
+    struct history_src *hs = ud;
+    struct sb_author_history a;
+    struct sb_errbuf eb = {{0}};
+    if (sb_store_author_history(hs->store, hs->p->platform, hs->p->author.id, hs->since_ms,
+                                hs->rowid, &a, &eb) != SB_OK) {
+        sb_log(SB_LOG_WARN, "store_error", "\"detail\":%s", sb_log_q(eb.msg));
+        return -1;
+    }
+    h->posts = a.posts;
+    h->acknowledged = a.answered;
+    h->cases = a.escalated;
+    return 0;
+}
+
 /* The context the policy sees: the clock, and this author's last 24 hours with the brand. */
 static void fill_ctx(struct sb_ingest *in, const struct sb_post *p, int64_t rowid,
-                     struct sb_ctx *ctx)
+                     struct sb_ctx *ctx, struct history_src *hs)
 {
     int64_t now = now_ms();
     ctx->now = now / 1000;
     ctx->business_hours = true;
-    struct sb_author_history h;
-    struct sb_errbuf eb = {{0}};
-    if (sb_store_author_history(in->store, p->platform, p->author.id, now - 86400000LL, rowid, &h,
-                                &eb) == SB_OK) {
-        ctx->history.posts = h.posts;
-        ctx->history.acknowledged = h.answered;
-        ctx->history.cases = h.escalated;
-    } else {
-        sb_log(SB_LOG_WARN, "store_error", "\"detail\":%s", sb_log_q(eb.msg));
-    }
+    *hs = (struct history_src){in->store, p, now - 86400000LL, rowid};
+    ctx->history_fn = load_history;
+    ctx->history_ud = hs;
 }
 
 /* Guardrail decisions the policy never sees: the brand's own posts. */
@@ -243,7 +259,8 @@ static void handle_edit(struct sb_ingest *in, struct sb_connector *c, struct sb_
     }
     struct sb_decision *d = &in->d;
     struct sb_ctx ctx = {0};
-    fill_ctx(in, p, rowid, &ctx);
+    struct history_src hs;
+    fill_ctx(in, p, rowid, &ctx, &hs);
     if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
         in->st.policy_errors++;
     if (in->cfg->paused)
@@ -342,7 +359,8 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         decide_own(d);
     } else {
         struct sb_ctx ctx = {0};
-        fill_ctx(in, p, rowid, &ctx);
+        struct history_src hs;
+        fill_ctx(in, p, rowid, &ctx, &hs);
         if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
             in->st.policy_errors++;
         if (in->cfg->paused)

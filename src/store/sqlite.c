@@ -60,11 +60,12 @@ static const char *const stmt_sql[ST__N] = {
     [ST_COUNT_POLICY_VERSIONS] = "SELECT count(*) FROM policy_versions",
     /* through posts_author (author_key), then the text is compared */
     [ST_AUTHOR_HISTORY] =
-        "SELECT count(DISTINCT p.id),"
-        " count(DISTINCT CASE WHEN d.action IN ('acknowledge', 'move_to_private') THEN p.id END),"
-        " count(DISTINCT CASE WHEN d.action = 'escalate' THEN p.id END)"
-        " FROM posts p LEFT JOIN decisions d ON d.post_rowid = p.id"
-        " WHERE p.author_key = ?1 AND p.platform = ?2 AND p.author_id = ?3"
+        "SELECT count(*),"
+        " coalesce(sum(EXISTS (SELECT 1 FROM decisions d WHERE d.post_rowid = p.id"
+        "  AND d.action IN ('acknowledge', 'move_to_private'))), 0),"
+        " coalesce(sum(EXISTS (SELECT 1 FROM decisions d WHERE d.post_rowid = p.id"
+        "  AND d.action = 'escalate')), 0)"
+        " FROM posts p WHERE p.author_key = ?1 AND p.platform = ?2 AND p.author_id = ?3"
         " AND p.created_ms >= ?4 AND p.id <> ?5",
 };
 
