@@ -59,14 +59,16 @@ static const char *const stmt_sql[ST__N] = {
     [ST_COUNT_CURSORS] = "SELECT count(*) FROM stream_cursors",
     [ST_COUNT_POLICY_VERSIONS] = "SELECT count(*) FROM policy_versions",
     /* through posts_author (author_key), then the text is compared */
+    /* capped at SB_STORE_HISTORY_CAP posts so a prolific author costs the same as anyone */
     [ST_AUTHOR_HISTORY] =
         "SELECT count(*),"
-        " coalesce(sum(EXISTS (SELECT 1 FROM decisions d WHERE d.post_rowid = p.id"
+        " coalesce(sum(EXISTS (SELECT 1 FROM decisions d WHERE d.post_rowid = r.id"
         "  AND d.action IN ('acknowledge', 'move_to_private'))), 0),"
-        " coalesce(sum(EXISTS (SELECT 1 FROM decisions d WHERE d.post_rowid = p.id"
+        " coalesce(sum(EXISTS (SELECT 1 FROM decisions d WHERE d.post_rowid = r.id"
         "  AND d.action = 'escalate')), 0)"
-        " FROM posts p WHERE p.author_key = ?1 AND p.platform = ?2 AND p.author_id = ?3"
-        " AND p.created_ms >= ?4 AND p.id <> ?5",
+        " FROM (SELECT p.id AS id FROM posts p WHERE p.author_key = ?1 AND p.platform = ?2"
+        "  AND p.author_id = ?3 AND p.created_ms >= ?4 AND p.id <> ?5"
+        "  ORDER BY p.id DESC LIMIT ?6) AS r",
 };
 
 /* ---- errors and transactions ----------------------------------------------------------- */
@@ -555,6 +557,7 @@ static enum sb_err sq_author_history(struct sb_store *s, enum sb_platform platfo
     rc |= bind_str(st, 3, author_id);
     rc |= sqlite3_bind_int64(st, 4, since_ms);
     rc |= sqlite3_bind_int64(st, 5, exclude_rowid);
+    rc |= sqlite3_bind_int64(st, 6, SB_STORE_HISTORY_CAP);
     enum sb_err e = SB_OK;
     if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
         e = sb_sqlite_fail_db(ss, "author history", eb);

@@ -234,8 +234,11 @@ struct sb_author_history {
 };
 
 /* History of author_id on platform over posts created at or after since_ms (Unix ms), leaving
- * out the post exclude_rowid (the one being decided; 0 = none). Sees pending writes.
- * author_id NULL gives zeros. */
+ * out the post exclude_rowid (the one being decided; 0 = none), counted over the author's most
+ * recent SB_STORE_HISTORY_CAP posts at most: the cost stays flat for prolific authors, and a
+ * policy that needs "many" gets SB_STORE_HISTORY_CAP. Sees pending writes. author_id NULL
+ * gives zeros. */
+#define SB_STORE_HISTORY_CAP 20
 enum sb_err sb_store_author_history(struct sb_store *s, enum sb_platform platform,
                                     const char *author_id, int64_t since_ms, int64_t exclude_rowid,
                                     struct sb_author_history *h, struct sb_errbuf *eb);
