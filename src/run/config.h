@@ -36,6 +36,8 @@ struct sb_config {
     bool hold;    /* decide and queue as usual, send nothing until restarted without it */
     bool pretty;  /* also print one human line per post on stdout (the demo) */
     int outbox_batch;
+    int reply_budget_author; /* automated replies to one author per 24 h (0 = no limit) */
+    int reply_budget_bot;    /* automated replies to one bot account per 24 h */
     struct sb_account_conf accounts[SB_CONFIG_ACCOUNTS_MAX];
     int n_accounts;
 };

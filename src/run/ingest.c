@@ -180,6 +180,38 @@ static void fill_ctx(struct sb_ingest *in, const struct sb_post *p, int64_t rowi
     ctx->history_ud = hs;
 }
 
+/* Reply budgets (design §4), which a policy cannot exceed: automated answers to one author in
+ * 24 h, and a much smaller one for bot accounts (a bot answering our bot answering it is a
+ * loop). Over budget, what would have been said goes to a human instead. */
+static void apply_budgets(struct sb_ingest *in, const struct sb_post *p, struct sb_decision *d,
+                          struct history_src *hs)
+{
+    if (d->action != SB_ACTION_ACKNOWLEDGE && d->action != SB_ACTION_MOVE_TO_PRIVATE &&
+        !(d->action == SB_ACTION_ESCALATE && d->reply))
+        return;
+    int budget = p->author.bot ? in->cfg->reply_budget_bot : in->cfg->reply_budget_author;
+    if (budget <= 0 && !p->author.bot)
+        return;
+    struct sb_ctx_history h;
+    if (load_history(hs, &h) != 0 || h.acknowledged < budget)
+        return;
+    char why[160];
+    snprintf(why, sizeof why,
+             "guardrail: reply budget reached (%lld automated answers to this %s "
+             "in 24 h)",
+             (long long)h.acknowledged, p->author.bot ? "bot" : "author");
+    if (p->author.bot) {
+        d->action = SB_ACTION_IGNORE;
+        d->reply = d->message = NULL;
+    } else {
+        d->action = SB_ACTION_ESCALATE;
+        d->reply = d->message = NULL;
+        if (!d->queue)
+            d->queue = "support";
+    }
+    sb_decision_add_reason(d, why);
+}
+
 /* Guardrail decisions the policy never sees: the brand's own posts. */
 static void decide_own(struct sb_decision *d)
 {
@@ -265,6 +297,7 @@ static void handle_edit(struct sb_ingest *in, struct sb_connector *c, struct sb_
         in->st.policy_errors++;
     if (in->cfg->paused)
         apply_pause(d);
+    apply_budgets(in, p, d, &hs);
     sb_decision_add_reason(d, "re-decided: the post was edited before its reply went out");
     in->st.actions[d->action]++;
     struct sb_effect fx[EFFECTS_MAX];
@@ -365,6 +398,7 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
             in->st.policy_errors++;
         if (in->cfg->paused)
             apply_pause(d);
+        apply_budgets(in, p, d, &hs);
     }
     in->st.actions[d->action]++;
     struct sb_effect fx[EFFECTS_MAX];

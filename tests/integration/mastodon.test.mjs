@@ -194,3 +194,29 @@ test('the brand\'s own posts are never answered (no reply loops)', async () => {
   assert.deepEqual(svc.lines.filter((l) => l.event === 'decided' && ids.has(l.post_id)), []);
   assert.deepEqual(mine.filter((s) => ids.has(s.in_reply_to_id)), [], 'no reply to a reply of ours');
 });
+
+test('reply budgets: past its budget an author gets a human, not another automated reply', async () => {
+  const emu2 = await start({ port: 0, pingMs: 1000 });
+  const b2 = `http://127.0.0.1:${emu2.port}`;
+  const svc2 = startService(`{ platform = "mastodon", name = "acme", base_url = "${b2}", token = "brand-token" }`,
+    '  reply_budget_per_author = 1,\n  reply_budget_per_bot = 0,\n');
+  try {
+    await until(() => svc2.events('stream_open').length, 'the second service');
+    const inj = (b) => postJSON(b2, '/__emu/inject', { deliver: 'stream', ...b });
+    const dec = (id) => svc2.events('decided').filter((e) => e.post_id === id);
+    const { status: first } = await inj({ account: 'zoe', text: 'thanks, love the kettle!' });
+    await until(() => dec(first.id).length, 'the first decision');
+    assert.equal(dec(first.id)[0].action, 'acknowledge');
+    const { status: second } = await inj({ account: 'zoe', text: 'and the toaster is great too, thanks!' });
+    await until(() => dec(second.id).length, 'the second decision');
+    assert.equal(dec(second.id)[0].action, 'escalate');
+    assert.match(dec(second.id)[0].reasons, /guardrail: reply budget reached \(1 automated answers to this author/);
+    await sleep(300);
+    const replies = (await getJSON(b2, '/__emu/statuses?created_by=brand')).filter((s) => s.in_reply_to_id === second.id);
+    assert.equal(replies.length, 0, 'nothing said in public past the budget');
+  } finally {
+    const ex = await svc2.stop('SIGTERM');
+    assert.equal(ex.code, 0);
+    await emu2.close();
+  }
+});
