@@ -69,25 +69,6 @@ static void line_error(struct replay *r, const char *file, long line, const char
             detail ? detail : "");
 }
 
-struct replay_history {
-    struct sb_store *store;
-    const struct sb_post *p;
-    int64_t since_ms, rowid;
-};
-
-static int replay_history_load(void *ud, struct sb_ctx_history *h)
-{
-    struct replay_history *hs = ud;
-    struct sb_author_history a;
-    if (sb_store_author_history(hs->store, hs->p->platform, hs->p->author.id, hs->since_ms,
-                                hs->rowid, &a, NULL) != SB_OK)
-        return -1;
-    h->posts = a.posts;
-    h->acknowledged = a.answered;
-    h->cases = a.escalated;
-    return 0;
-}
-
 static void one_line(struct replay *r, const char *file, long lineno, const char *s, size_t n)
 {
     json_error_t je;
@@ -170,8 +151,8 @@ static void one_line(struct replay *r, const char *file, long lineno, const char
     ctx.business_hours = true;
     /* the author's previous 24 hours, as of the post's own time (deterministic for a file),
      * looked up only if the policy reads ctx.history */
-    struct replay_history hs = {r->store, p, p->created_ms - 86400000LL, rowid};
-    ctx.history_fn = replay_history_load;
+    struct sb_store_history_src hs = {r->store, p, p->created_ms - 86400000LL, rowid};
+    ctx.history_fn = sb_store_ctx_history;
     ctx.history_ud = &hs;
     if (sb_policy_decide(r->pol, p, &ctx, &r->d) != SB_OK)
         r->policy_errors++;

@@ -42,6 +42,13 @@ struct sb_send_result {
     char remote_cid[96];
 };
 
+/* The retry-relevant part of an HTTP outcome, for every connector: status, how the transport
+ * failed, the platform's error name (may be NULL; copied into res->error_name) and every
+ * rate-limit header, parsed. res->resp is initialised first; res->error is left alone. */
+struct sb_http_resp;
+void sb_send_result_from_http(struct sb_send_result *res, const struct sb_http_resp *r,
+                              const char *error_name);
+
 typedef void (*sb_send_done_fn)(void *ud, const struct sb_send_result *r);
 
 struct sb_connector_ops {

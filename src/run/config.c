@@ -146,7 +146,6 @@ enum sb_err sb_config_load(const char *path, struct sb_config *c, struct sb_errb
     c->paused = opt_bool(L, t, "paused", "config", eb, &e);
     c->hold = opt_bool(L, t, "hold", "config", eb, &e);
     c->pretty = opt_bool(L, t, "pretty", "config", eb, &e);
-    c->outbox_batch = (int)opt_int(L, t, "outbox_batch", 32, "config", eb, &e);
     c->reply_budget_author = (int)opt_int(L, t, "reply_budget_per_author", 10, "config", eb, &e);
     c->reply_budget_bot = (int)opt_int(L, t, "reply_budget_per_bot", 1, "config", eb, &e);
     if (e)

@@ -23,7 +23,8 @@ struct sb_account_conf {
     char *jetstream_url; /* wss://jetstream…/subscribe */
     char *identifier;    /* handle or DID */
     char *password;      /* app password: secret */
-    /* catch-up on first start: answer mentions this many seconds old (0 = only new ones) */
+    /* first start (no cursor yet): also answer mentions up to this many seconds old (0 = only
+     * new ones; Mastodon looks at the latest page of 40 at most) */
     long backfill_secs;
 };
 
@@ -35,7 +36,6 @@ struct sb_config {
     bool paused;  /* kill switch: everything escalates, nothing is sent automatically */
     bool hold;    /* decide and queue as usual, send nothing until restarted without it */
     bool pretty;  /* also print one human line per post on stdout (the demo) */
-    int outbox_batch;
     int reply_budget_author; /* automated replies to one author per 24 h (0 = no limit) */
     int reply_budget_bot;    /* automated replies to one bot account per 24 h */
     struct sb_account_conf accounts[SB_CONFIG_ACCOUNTS_MAX];

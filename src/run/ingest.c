@@ -145,38 +145,16 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* What ctx.history needs, looked up only if the policy reads it. */
-struct history_src {
-    struct sb_store *store;
-    const struct sb_post *p;
-    int64_t since_ms, rowid;
-};
-
-static int load_history(void *ud, struct sb_ctx_history *h)
-{
-    struct history_src *hs = ud;
-    struct sb_author_history a;
-    struct sb_errbuf eb = {{0}};
-    if (sb_store_author_history(hs->store, hs->p->platform, hs->p->author.id, hs->since_ms,
-                                hs->rowid, &a, &eb) != SB_OK) {
-        sb_log(SB_LOG_WARN, "store_error", "\"detail\":%s", sb_log_q(eb.msg));
-        return -1;
-    }
-    h->posts = a.posts;
-    h->acknowledged = a.answered;
-    h->cases = a.escalated;
-    return 0;
-}
-
 /* The context the policy sees: the clock, and this author's last 24 hours with the brand. */
 static void fill_ctx(struct sb_ingest *in, const struct sb_post *p, int64_t rowid,
-                     struct sb_ctx *ctx, struct history_src *hs)
+                     struct sb_ctx *ctx, struct sb_store_history_src *hs)
 {
     int64_t now = now_ms();
     ctx->now = now / 1000;
     ctx->business_hours = true;
-    *hs = (struct history_src){in->store, p, now - 86400000LL, rowid};
-    ctx->history_fn = load_history;
+    *hs = (struct sb_store_history_src){in->store, p, now - 86400000LL, rowid};
+    /* looked up only if the policy reads ctx.history */
+    ctx->history_fn = sb_store_ctx_history;
     ctx->history_ud = hs;
 }
 
@@ -184,7 +162,7 @@ static void fill_ctx(struct sb_ingest *in, const struct sb_post *p, int64_t rowi
  * 24 h, and a much smaller one for bot accounts (a bot answering our bot answering it is a
  * loop). Over budget, what would have been said goes to a human instead. */
 static void apply_budgets(struct sb_ingest *in, const struct sb_post *p, struct sb_decision *d,
-                          struct history_src *hs)
+                          struct sb_store_history_src *hs)
 {
     if (d->action != SB_ACTION_ACKNOWLEDGE && d->action != SB_ACTION_MOVE_TO_PRIVATE &&
         !(d->action == SB_ACTION_ESCALATE && d->reply))
@@ -193,7 +171,7 @@ static void apply_budgets(struct sb_ingest *in, const struct sb_post *p, struct 
     if (budget <= 0 && !p->author.bot)
         return;
     struct sb_ctx_history h;
-    if (load_history(hs, &h) != 0 || h.acknowledged < budget)
+    if (sb_store_ctx_history(hs, &h) != 0 || h.acknowledged < budget)
         return;
     char why[160];
     snprintf(why, sizeof why,
@@ -291,7 +269,7 @@ static void handle_edit(struct sb_ingest *in, struct sb_connector *c, struct sb_
     }
     struct sb_decision *d = &in->d;
     struct sb_ctx ctx = {0};
-    struct history_src hs;
+    struct sb_store_history_src hs;
     fill_ctx(in, p, rowid, &ctx, &hs);
     if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
         in->st.policy_errors++;
@@ -392,7 +370,7 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         decide_own(d);
     } else {
         struct sb_ctx ctx = {0};
-        struct history_src hs;
+        struct sb_store_history_src hs;
         fill_ctx(in, p, rowid, &ctx, &hs);
         if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
             in->st.policy_errors++;

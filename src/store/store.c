@@ -432,6 +432,19 @@ enum sb_err sb_store_author_history(struct sb_store *s, enum sb_platform platfor
     return s->ops->author_history(s, platform, author_id, since_ms, exclude_rowid, h, eb);
 }
 
+int sb_store_ctx_history(void *ud, struct sb_ctx_history *h)
+{
+    const struct sb_store_history_src *hs = ud;
+    struct sb_author_history a;
+    if (sb_store_author_history(hs->store, hs->post->platform, hs->post->author.id, hs->since_ms,
+                                hs->rowid, &a, NULL) != SB_OK)
+        return -1;
+    h->posts = a.posts;
+    h->acknowledged = a.answered;
+    h->cases = a.escalated;
+    return 0;
+}
+
 enum sb_err sb_store_outbox_post_counts(struct sb_store *s, enum sb_platform platform,
                                         const char *post_id, int64_t counts[SB_OUTBOX__COUNT],
                                         struct sb_errbuf *eb)

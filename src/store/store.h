@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/context.h"
 #include "core/decision.h"
 #include "core/effects.h"
 #include "core/post.h"
@@ -242,6 +243,17 @@ struct sb_author_history {
 enum sb_err sb_store_author_history(struct sb_store *s, enum sb_platform platform,
                                     const char *author_id, int64_t since_ms, int64_t exclude_rowid,
                                     struct sb_author_history *h, struct sb_errbuf *eb);
+
+/* ctx.history on demand (struct sb_ctx.history_fn/history_ud): what to look up. */
+struct sb_store_history_src {
+    struct sb_store *store;
+    const struct sb_post *post; /* the post being decided */
+    int64_t since_ms;           /* window start (Unix ms) */
+    int64_t rowid;              /* the post's own row, left out */
+};
+/* An sb_ctx_history_fn over sb_store_author_history; ud is a struct sb_store_history_src.
+ * Returns 0 with h filled, -1 when the store could not answer. */
+int sb_store_ctx_history(void *ud, struct sb_ctx_history *h);
 
 /* How many outbox entries of the decisions about post (platform, post_id) are in each state:
  * counts[SB_OUTBOX_PENDING .. SB_OUTBOX_CANCELLED]. All zero for an unknown post. Read-only. */

@@ -112,30 +112,13 @@ static void send_finish(struct send_ctx *sc)
     send_free(sc);
 }
 
-static void feed_header(void *ud, const char *name, const char *value)
-{
-    sb_retry_header_parse(ud, name, value, sb_loop_now_ms());
-}
-
-/* Fill res from a failed XRPC call: status or transport, the XRPC error name, and every
- * header (RateLimit-Reset is an absolute epoch second; sb_retry_header_parse knows). */
 static void result_from_http(struct sb_send_result *res, const struct sb_http_resp *r,
                              const char *what)
 {
     memset(res, 0, sizeof *res);
-    sb_retry_response_init(&res->resp);
-    res->resp.http_status = (int)r->status;
-    res->resp.transport = r->transport == SB_HTTP_T_CONNECT   ? SB_RETRY_TRANSPORT_CONNECT
-                          : r->transport == SB_HTTP_T_TIMEOUT ? SB_RETRY_TRANSPORT_TIMEOUT
-                          : r->transport == SB_HTTP_T_LOST    ? SB_RETRY_TRANSPORT_LOST
-                                                              : SB_RETRY_TRANSPORT_NONE;
     json_t *j = r->status >= 400 ? sb_bsky_resp_json(r) : NULL;
     const char *name = sb_bsky_jstr(j, "error"), *message = sb_bsky_jstr(j, "message");
-    if (name) {
-        snprintf(res->error_name, sizeof res->error_name, "%s", name);
-        res->resp.error_name = res->error_name;
-    }
-    sb_http_headers_each(r, feed_header, &res->resp);
+    sb_send_result_from_http(res, r, name);
     if (r->status == 200) { /* a 200 we cannot read: as good as a lost answer */
         res->resp.http_status = 0;
         res->resp.transport = SB_RETRY_TRANSPORT_LOST;

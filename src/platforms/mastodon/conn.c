@@ -208,10 +208,22 @@ static void on_page(void *ud, const struct sb_http_resp *r)
         return;
     }
     size_t n = json_array_size(arr);
-    int first_start = pg->min_id == 0 && m->last_id == 0 && m->base.conf->backfill_secs == 0;
+    int initial = pg->min_id == 0 && m->last_id == 0;
+    int first_start = initial && m->base.conf->backfill_secs == 0;
+    /* first start with backfill: answer what the last page holds from that far back */
+    int64_t cutoff = initial ? sb_loop_now_ms() - (int64_t)m->base.conf->backfill_secs * 1000 : 0;
     /* newest first: record oldest first */
     for (size_t i = n; i-- > 0;) {
         json_t *item = json_array_get(arr, i);
+        int64_t at;
+        if (initial && !first_start &&
+            sb_time_parse_iso8601(json_string_value(json_object_get(item, "created_at")), &at) &&
+            at < cutoff) {
+            const char *id = json_string_value(json_object_get(item, "id"));
+            if (id)
+                save_cursor(m, strtoll(id, NULL, 10)); /* older than the backfill: skip it */
+            continue;
+        }
         if (first_start) {
             /* first start without backfill: remember where "now" is, answer nothing old */
             const char *id = json_string_value(json_object_get(item, "id"));
@@ -324,26 +336,12 @@ struct send_ctx {
     void *ud;
 };
 
-static void feed_header(void *ud, const char *name, const char *value)
-{
-    sb_retry_header_parse(ud, name, value, sb_loop_now_ms());
-}
-
-/* Fill res from an HTTP outcome (shared shape of every platform's answer). */
+/* Fill res from a failed HTTP outcome: Mastodon's errors are {"error": "human text"}, with
+ * no machine name. */
 static void result_from_http(struct sb_send_result *res, const struct sb_http_resp *r,
-                             const char *error_name, const char *message)
+                             const char *message)
 {
-    sb_retry_response_init(&res->resp);
-    res->resp.http_status = (int)r->status;
-    res->resp.transport = r->transport == SB_HTTP_T_CONNECT   ? SB_RETRY_TRANSPORT_CONNECT
-                          : r->transport == SB_HTTP_T_TIMEOUT ? SB_RETRY_TRANSPORT_TIMEOUT
-                          : r->transport == SB_HTTP_T_LOST    ? SB_RETRY_TRANSPORT_LOST
-                                                              : SB_RETRY_TRANSPORT_NONE;
-    if (error_name) {
-        snprintf(res->error_name, sizeof res->error_name, "%s", error_name);
-        res->resp.error_name = res->error_name;
-    }
-    sb_http_headers_each(r, feed_header, &res->resp);
+    sb_send_result_from_http(res, r, NULL);
     if (r->status)
         snprintf(res->error, sizeof res->error, "%ld: %s", r->status,
                  message ? message : "refused");
@@ -378,7 +376,7 @@ static void on_sent(void *ud, const struct sb_http_resp *r)
         snprintf(res.remote_id, sizeof res.remote_id, "%s", id);
     } else {
         /* Mastodon's errors are {"error": "human text"}: no machine name */
-        result_from_http(&res, r, NULL, json_string_value(json_object_get(body, "error")));
+        result_from_http(&res, r, json_string_value(json_object_get(body, "error")));
         if (r->status == 200) { /* a 200 we cannot read: treat it as a lost answer */
             res.resp.http_status = 0;
             res.resp.transport = SB_RETRY_TRANSPORT_LOST;
