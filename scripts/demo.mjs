@@ -27,6 +27,14 @@ const withBluesky = existsSync(path.join(repo, 'src/platforms/bluesky/conn.c'));
 const b = withBluesky ? await bluesky.start({ port: 0 }) : null;
 
 const dir = process.env.DEMO_DIR || mkdtempSync(path.join(tmpdir(), 'switchboard-demo-'));
+// the agent console: 127.0.0.1:8080 unless DEMO_CONSOLE_PORT says otherwise (0: any free port)
+let consolePort = Number(process.env.DEMO_CONSOLE_PORT ?? 8080);
+if (consolePort === 0) {
+  const { createServer } = await import('node:net');
+  consolePort = await new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+}
+const consoleOrigin = `http://127.0.0.1:${consolePort}`;
+const demoPassword = 'switchboard-demo';
 const db = path.join(dir, 'demo.db');
 const cfg = path.join(dir, 'switchboard.lua');
 writeFileSync(cfg, `-- written by scripts/demo.mjs
@@ -34,6 +42,7 @@ return {
   store = ${JSON.stringify(db)},
   policy = ${JSON.stringify(path.join(repo, 'policies'))},
   pretty = true,
+  console = { listen = "127.0.0.1:${consolePort}", origin = "${consoleOrigin}", web = ${JSON.stringify(path.join(repo, 'web'))} },
   accounts = {
     { platform = "mastodon", name = "acme", base_url = "${mbase}", token = "brand-token" },
 ${b ? `    { platform = "bluesky", name = "acme-bsky", pds_url = "${b.pds}", jetstream_url = "${b.jetstream}",
@@ -43,6 +52,15 @@ ${b ? `    { platform = "bluesky", name = "acme-bsky", pds_url = "${b.pds}", jet
 console.log(`== Mastodon emulator at ${mbase}${b ? `, Bluesky emulator at ${b.pds}` : ''}`);
 console.log(`== switchboard run -c ${cfg}   (SQLite: ${db}; JSON logs: ${path.join(dir, 'switchboard.log')})`);
 console.log('== Ctrl-C stops the service and the emulators\n');
+
+// demo agents, made the way an admin would (the password on stdin, never on the command line)
+const { execFileSync } = await import('node:child_process');
+for (const [name, role, queues] of [['alice', 'agent', 'support,legal,safety,vip,billing'], ['sam', 'supervisor', null]]) {
+  const args = ['agent', 'add', name, '--role', role, '-c', cfg];
+  if (queues) args.push('--queues', queues);
+  execFileSync(path.join(repo, 'build/switchboard'), args, { input: demoPassword + '\n', stdio: ['pipe', 'ignore', 'inherit'] });
+}
+console.log(`== agent console at ${consoleOrigin}/ — sign in as alice (agent) or sam (supervisor), password "${demoPassword}"\n`);
 
 const { openSync } = await import('node:fs');
 const logfd = openSync(path.join(dir, 'switchboard.log'), 'a');

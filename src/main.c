@@ -26,6 +26,8 @@ static void usage(FILE *f)
           "                                  validate the configuration and exit)\n"
           "  outbox [list|requeue|cancel|sent] [--db PATH] [--state STATE]\n"
           "                                  see and act on undelivered replies (dead letters)\n"
+          "  agent add|passwd|set|list [NAME] [--role R] [--queues a,b] [-c FILE]\n"
+          "                                  manage the agents who sign in to the console\n"
           "  migrate [--db PATH]             create or upgrade the database\n"
           "  version                         print the version\n"
           "\n"
@@ -68,6 +70,13 @@ int main(int argc, char **argv)
                        sb_platform_name(cfg.accounts[i].platform),
                        cfg.accounts[i].base_url ? cfg.accounts[i].base_url
                                                 : cfg.accounts[i].pds_url);
+            for (int i = 0; i < cfg.n_queues; i++)
+                printf("  queue %s: first response %llds, next response %llds%s\n",
+                       cfg.queues[i].name, (long long)cfg.queues[i].first_response,
+                       (long long)cfg.queues[i].next_response,
+                       cfg.queues[i].hours.enabled ? ", business hours" : "");
+            if (cfg.console.enabled)
+                printf("  console on %s (origin %s)\n", cfg.console.listen, cfg.console.origin);
             sb_config_free(&cfg);
             return 0;
         }
@@ -75,6 +84,8 @@ int main(int argc, char **argv)
         sb_config_free(&cfg);
         return rc;
     }
+    if (!strcmp(cmd, "agent"))
+        return sb_cli_agent(argc - 1, argv + 1);
     if (!strcmp(cmd, "outbox"))
         return sb_cli_outbox(argc - 1, argv + 1);
     if (!strcmp(cmd, "migrate"))

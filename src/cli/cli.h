@@ -11,6 +11,7 @@ int sb_cli_policy(int argc, char **argv);
 int sb_cli_replay(int argc, char **argv);
 int sb_cli_migrate(int argc, char **argv);
 int sb_cli_outbox(int argc, char **argv);
+int sb_cli_agent(int argc, char **argv);
 
 /* Read a whole file (or stdin for "-") into b, refusing more than b->max bytes. Prints a clear
  * error and returns non-zero on failure. */

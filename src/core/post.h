@@ -13,7 +13,12 @@
 #include "util/arena.h"
 #include "util/err.h"
 
-enum sb_platform { SB_PLATFORM_UNKNOWN = 0, SB_PLATFORM_MASTODON, SB_PLATFORM_BLUESKY };
+enum sb_platform {
+    SB_PLATFORM_UNKNOWN = 0,
+    SB_PLATFORM_MASTODON,
+    SB_PLATFORM_BLUESKY,
+    SB_PLATFORM__COUNT
+};
 
 enum sb_post_kind { SB_POST_MENTION = 0, SB_POST_REPLY, SB_POST_DIRECT, SB_POST_COMMENT };
 

@@ -6,10 +6,12 @@
 
 #include <stdbool.h>
 
+#include "core/case.h"
 #include "core/post.h"
 #include "util/err.h"
 
 #define SB_CONFIG_ACCOUNTS_MAX 16
+#define SB_CONFIG_QUEUES_MAX 32
 
 struct sb_account_conf {
     enum sb_platform platform;
@@ -40,7 +42,24 @@ struct sb_config {
     int reply_budget_bot;    /* automated replies to one bot account per 24 h */
     struct sb_account_conf accounts[SB_CONFIG_ACCOUNTS_MAX];
     int n_accounts;
+    /* Human queues (design §3), sorted by name. When the file names none, the defaults are
+     * support, billing, legal, safety, vip, social-media and policy-errors. */
+    struct sb_queue_conf queues[SB_CONFIG_QUEUES_MAX];
+    int n_queues;
+    /* The agent console (docs/console-api.md); off unless the file has a `console` table. */
+    struct {
+        bool enabled;
+        char *listen;      /* "127.0.0.1:8080" */
+        char *origin;      /* "http://127.0.0.1:8080": the only Origin allowed to talk to it */
+        char *web;         /* directory of the console's static files (default "web") */
+        int session_hours; /* login lifetime (default 12) */
+    } console;
 };
+
+/* The queue named name, or NULL. */
+const struct sb_queue_conf *sb_config_queue(const struct sb_config *c, const char *name);
+/* "90", "15m", "2h", "1d" or an integer number of seconds → seconds; -1 when malformed. */
+long sb_config_duration(const char *s);
 
 /* Load and validate; on error eb names the field. *c is filled (sb_config_free). */
 enum sb_err sb_config_load(const char *path, struct sb_config *c, struct sb_errbuf *eb);

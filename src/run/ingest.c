@@ -26,7 +26,17 @@ struct sb_ingest {
     void *kick_ud;
     struct sb_decision d;
     struct sb_ingest_stats st;
+    struct sb_casework *cw;     /* may be NULL */
+    struct sb_metrics *m;       /* may be NULL */
+    sb_ingest_queues_fn queues; /* may be NULL */
+    void *queues_ud;
 };
+
+void sb_ingest_set_queues(struct sb_ingest *in, sb_ingest_queues_fn fn, void *ud)
+{
+    in->queues = fn;
+    in->queues_ud = ud;
+}
 
 /* Group commit: every post decided during one loop iteration (a burst of frames, a catch-up
  * page) is made durable by one commit here, before the sender is told and before anything is
@@ -133,6 +143,12 @@ void sb_ingest_set_kick(struct sb_ingest *in, void (*kick)(void *ud), void *kick
     in->kick_ud = kick_ud;
 }
 
+void sb_ingest_set_casework(struct sb_ingest *in, struct sb_casework *cw, struct sb_metrics *m)
+{
+    in->cw = cw;
+    in->m = m;
+}
+
 void sb_ingest_stats_get(const struct sb_ingest *in, struct sb_ingest_stats *st)
 {
     *st = in->st;
@@ -156,6 +172,8 @@ static void fill_ctx(struct sb_ingest *in, const struct sb_post *p, int64_t rowi
     /* looked up only if the policy reads ctx.history */
     ctx->history_fn = sb_store_ctx_history;
     ctx->history_ud = hs;
+    if (in->queues)
+        ctx->queues = in->queues(in->queues_ud, &ctx->n_queues);
 }
 
 /* Reply budgets (design §4), which a policy cannot exceed: automated answers to one author in
@@ -196,6 +214,42 @@ static void decide_own(struct sb_decision *d)
     sb_decision_reset(d);
     d->action = SB_ACTION_IGNORE;
     sb_decision_add_reason(d, "guardrail: the brand's own post (echo suppression)");
+}
+
+/* A post on a thread a human owns: the policy stays silent (design §3), the post joins the
+ * case. Recorded as an escalation to the case's queue, with no effect. */
+static void decide_joined(struct sb_decision *d, const struct sb_case *c)
+{
+    sb_decision_reset(d);
+    d->action = SB_ACTION_ESCALATE;
+    d->queue = c->queue; /* the case outlives the decision's use of it */
+    d->priority = c->st.priority;
+    char why[160];
+    snprintf(why, sizeof why, "case %lld: a human owns this thread, the policy stays silent",
+             (long long)c->id);
+    sb_decision_add_reason(d, why);
+}
+
+/* Cases: an escalation opens (or reopens) one; a joined post is added to its case. Written
+ * after the decision: a failure here is logged and the decision stands (the post is recorded
+ * as escalated, and `switchboard` shows it). */
+static void record_case(struct sb_ingest *in, const struct sb_post *p, int64_t rowid,
+                        const struct sb_decision *d, struct sb_case *joined)
+{
+    struct sb_errbuf eb = {{0}};
+    enum sb_err e = SB_OK;
+    if (joined)
+        e = sb_casework_join(in->cw, joined, p, rowid, now_ms(), &eb);
+    else if (d->action == SB_ACTION_ESCALATE) {
+        e = sb_casework_escalated(in->cw, p, rowid, d, now_ms(), &eb);
+        if (!e && in->m)
+            in->m->cases_opened++;
+    }
+    if (e) {
+        in->st.errors++;
+        sb_log(SB_LOG_ERROR, "case_error", "\"post_id\":%s,\"detail\":%s", sb_log_q(p->id),
+               sb_log_q(eb.msg));
+    }
 }
 
 /* Kill switch: nothing automatic goes out; what would have been said waits for a human. */
@@ -318,6 +372,8 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         return;
     case SB_EVENT_DELETE: {
         in->st.deletes++;
+        if (in->m)
+            in->m->deletes++;
         enum sb_err e = sb_store_post_mark_deleted(in->store, p->platform, p->id, &eb);
         in->dirty = 1;
         if (e == SB_OK) {
@@ -348,6 +404,8 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
     }
     if (e == SB_ERR_DUP) {
         in->st.duplicates++;
+        if (in->m)
+            in->m->duplicates++;
         sb_log(SB_LOG_DEBUG, "duplicate", "\"platform\":\"%s\",\"post_id\":%s",
                sb_platform_name(p->platform), sb_log_q(p->id));
         if (in->cfg->pretty)
@@ -363,11 +421,18 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
     }
     in->st.posts++;
     in->dirty = 1;
+    if (in->m && (unsigned)p->platform < SB_PLATFORM__COUNT)
+        in->m->posts_in[p->platform]++;
     struct sb_decision *d = &in->d;
     int own = c->self_id[0] && p->author.id && strcmp(p->author.id, c->self_id) == 0;
+    struct sb_case human_case;
+    int joins = 0;
     if (own) {
         in->st.own++;
         decide_own(d);
+    } else if (in->cw && sb_casework_human_thread(in->cw, p, &human_case)) {
+        joins = 1;
+        decide_joined(d, &human_case);
     } else {
         struct sb_ctx ctx = {0};
         struct sb_store_history_src hs;
@@ -379,9 +444,11 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         apply_budgets(in, p, d, &hs);
     }
     in->st.actions[d->action]++;
+    if (in->m)
+        sb_metrics_decision(in->m, d);
     struct sb_effect fx[EFFECTS_MAX];
     size_t n = 0;
-    if (!own && sb_effects_plan(p, d, fx, EFFECTS_MAX, &n) != SB_OK)
+    if (!own && !joins && sb_effects_plan(p, d, fx, EFFECTS_MAX, &n) != SB_OK)
         n = 0;
     if (in->cfg->dry_run)
         n = 0; /* decided and recorded, never sent */
@@ -400,4 +467,6 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         in->st.enqueued += (long)n;
         in->kick_pending = 1; /* after the commit at the end of this iteration */
     }
+    if (!e && in->cw)
+        record_case(in, p, rowid, d, joins ? &human_case : NULL);
 }

@@ -8,7 +8,9 @@
 #include "net/loop.h"
 #include "platforms/connector.h"
 #include "policy/policy.h"
+#include "run/casework.h"
 #include "run/config.h"
+#include "run/metrics.h"
 #include "store/store.h"
 
 struct sb_ingest;
@@ -32,5 +34,11 @@ void sb_ingest_set_kick(struct sb_ingest *in, void (*kick)(void *ud), void *kick
 void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, const char *raw,
                      size_t raw_len);
 void sb_ingest_stats_get(const struct sb_ingest *in, struct sb_ingest_stats *st);
+/* Optional: cases (escalations open them; a thread a human owns bypasses the policy) and
+ * metrics. Borrowed; either may be NULL. */
+void sb_ingest_set_casework(struct sb_ingest *in, struct sb_casework *cw, struct sb_metrics *m);
+/* Optional: where ctx.queues comes from (the console's queue statistics). */
+typedef const struct sb_queue_stat *(*sb_ingest_queues_fn)(void *ud, size_t *n);
+void sb_ingest_set_queues(struct sb_ingest *in, sb_ingest_queues_fn fn, void *ud);
 
 #endif

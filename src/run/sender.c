@@ -23,7 +23,30 @@ struct sb_sender {
     int backlog; /* the last claim filled every free slot: more may be due */
     uint64_t rng;
     struct sb_outbox_entry *batch; /* CLAIM_MAX entries, on the heap (they are large) */
+    sb_sender_observer observer;
+    void *observer_ud;
 };
+
+void sb_sender_observe(struct sb_sender *s, sb_sender_observer fn, void *ud)
+{
+    s->observer = fn;
+    s->observer_ud = ud;
+}
+
+/* Tell the observer: the entry as it now stands. */
+static void observe(struct sb_sender *s, struct sb_outbox_entry *e, enum sb_outbox_state st,
+                    int status, const char *remote_id, const char *error)
+{
+    if (!s->observer)
+        return;
+    e->state = st;
+    e->last_status = status;
+    if (remote_id)
+        snprintf(e->remote_id, sizeof e->remote_id, "%s", remote_id);
+    if (error)
+        snprintf(e->last_error, sizeof e->last_error, "%s", error);
+    s->observer(s->observer_ud, e);
+}
 
 struct job {
     struct sb_sender *s;
@@ -75,6 +98,8 @@ static void on_done(void *ud, const struct sb_send_result *r)
         err = sb_store_outbox_sent(s->store, e->id, r->remote_id,
                                    r->remote_cid[0] ? r->remote_cid : NULL, 200, &eb);
         log_outcome(e, "sent", r->remote_id);
+        if (!err)
+            observe(s, e, SB_OUTBOX_SENT, 200, r->remote_id, NULL);
         if (s->cfg->pretty)
             printf("   \xE2\x9C\x93 %s sent to %s on %s (%s)\n",
                    e->kind == SB_EFFECT_DIRECT_MESSAGE ? "private message" : "public reply",
@@ -95,10 +120,14 @@ static void on_done(void *ud, const struct sb_send_result *r)
             char d[400];
             snprintf(d, sizeof d, "%s; retry in %lld ms", r->error, (long long)(next - now));
             log_outcome(e, "retry", d);
+            if (!err)
+                observe(s, e, SB_OUTBOX_RETRY, r->resp.http_status, NULL, r->error);
         } else {
             enum sb_outbox_state to = v == SB_RETRY_DEAD ? SB_OUTBOX_DEAD : SB_OUTBOX_RECONCILE;
             err = sb_store_outbox_fail(s->store, e->id, to, r->resp.http_status, r->error, &eb);
             log_outcome(e, sb_store_outbox_state_name(to), r->error);
+            if (!err)
+                observe(s, e, to, r->resp.http_status, NULL, r->error);
             if (s->cfg->pretty)
                 printf("   \xE2\x9C\x97 %s to %s not sent: %s (%s)\n",
                        e->kind == SB_EFFECT_DIRECT_MESSAGE ? "private message" : "public reply",
@@ -116,7 +145,7 @@ static void on_done(void *ud, const struct sb_send_result *r)
         schedule(s, 0);
 }
 
-static void send_one(struct sb_sender *s, const struct sb_outbox_entry *e)
+static void send_one(struct sb_sender *s, struct sb_outbox_entry *e)
 {
     struct sb_errbuf eb = {{0}};
     struct sb_connector *c = connector_for(s, e);
@@ -124,6 +153,7 @@ static void send_one(struct sb_sender *s, const struct sb_outbox_entry *e)
         sb_store_outbox_fail(s->store, e->id, SB_OUTBOX_DEAD, 0,
                              "no configured account sends for it", &eb);
         log_outcome(e, "dead", "no configured account sends for it");
+        observe(s, e, SB_OUTBOX_DEAD, 0, NULL, "no configured account sends for it");
         return;
     }
     struct sb_retry_state st = {.platform = e->platform,
@@ -134,6 +164,8 @@ static void send_one(struct sb_sender *s, const struct sb_outbox_entry *e)
         sb_store_outbox_fail(s->store, e->id, SB_OUTBOX_RECONCILE, e->last_status,
                              "outside the idempotency window: check before re-sending", &eb);
         log_outcome(e, "reconcile", "outside the idempotency window");
+        observe(s, e, SB_OUTBOX_RECONCILE, e->last_status, NULL,
+                "outside the idempotency window: check before re-sending");
         return;
     }
     struct job *j = malloc(sizeof *j);

@@ -19,6 +19,10 @@ void sb_sender_kick(void *sender);
 /* Stop claiming; sends in flight complete. */
 void sb_sender_stop(struct sb_sender *s);
 int sb_sender_in_flight(const struct sb_sender *s);
+/* Told after each attempt's outcome is recorded: e is the entry with its new state (sent,
+ * retry, dead, reconcile), remote_id and last_error set; borrowed for the call. */
+typedef void (*sb_sender_observer)(void *ud, const struct sb_outbox_entry *e);
+void sb_sender_observe(struct sb_sender *s, sb_sender_observer fn, void *ud);
 void sb_sender_free(struct sb_sender *s);
 
 #endif

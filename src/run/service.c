@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "console/console.h"
 #include "net/loop.h"
 #include "platforms/connector.h"
 #include "policy/policy.h"
+#include "run/casework.h"
 #include "run/ingest.h"
+#include "run/metrics.h"
 #include "run/sender.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -23,6 +26,11 @@ struct service {
     struct sb_policy *pol;
     struct sb_ingest *ingest;
     struct sb_sender *sender;
+    struct sb_casework *cw;
+    struct sb_console *console;
+    struct sb_metrics metrics;
+    struct sb_post_view *view;  /* scratch for first-response times */
+    struct sb_outbox_entry *ob; /* scratch: a post's outbox entries */
     struct sb_connector *conns[SB_CONFIG_ACCOUNTS_MAX];
     int n_conns;
     uv_signal_t sigint, sigterm;
@@ -30,6 +38,59 @@ struct service {
     int64_t drain_started;
     int stopping;
 };
+
+/* /readyz: the store is open (it is, or we would not be running) and every account has its
+ * identity and stream. */
+static bool ready(void *ud, char *why, size_t n)
+{
+    struct service *sv = ud;
+    if (sv->stopping) {
+        snprintf(why, n, "shutting down");
+        return false;
+    }
+    for (int i = 0; i < sv->n_conns; i++)
+        if (!sv->conns[i]->ready) {
+            snprintf(why, n, "account %s is not connected yet", sv->conns[i]->conf->name);
+            return false;
+        }
+    return true;
+}
+
+#define POST_ENTRIES_MAX 8
+
+/* After each send attempt: metrics, the first-response time of the post, the case's record. */
+static void on_outcome(void *ud, const struct sb_outbox_entry *e)
+{
+    struct service *sv = ud;
+    struct sb_metrics *m = &sv->metrics;
+    int64_t now = sb_loop_now_ms();
+    m->outbox_attempts++;
+    if (e->state == SB_OUTBOX_RETRY)
+        m->outbox_retries++;
+    else if (e->state == SB_OUTBOX_DEAD)
+        m->outbox_dead++;
+    else if (e->state == SB_OUTBOX_RECONCILE)
+        m->outbox_reconcile++;
+    else if (e->state == SB_OUTBOX_SENT) {
+        m->outbox_sent++;
+        /* the first reply to this post the platform accepted: is no other entry sent? */
+        size_t n = 0, sent = 0;
+        if (sb_store_outbox_for_post(sv->store, e->post_rowid, POST_ENTRIES_MAX, sv->ob, &n,
+                                     NULL) == SB_OK) {
+            for (size_t i = 0; i < n; i++)
+                sent += sv->ob[i].state == SB_OUTBOX_SENT && sv->ob[i].id != e->id;
+            struct sb_case c;
+            if (sent == 0 &&
+                sb_store_post_view(sv->store, e->post_rowid, sv->view, NULL) == SB_OK &&
+                sv->view->created_ms > 0)
+                sb_metrics_first_response(m, (double)(now - sv->view->created_ms) / 1000.0,
+                                          sb_store_case_by_outbox(sv->store, e->id, &c, NULL) ==
+                                              SB_OK);
+        }
+    }
+    if (sv->cw)
+        sb_casework_delivery(sv->cw, e, now);
+}
 
 static int all_idle(struct service *sv)
 {
@@ -51,6 +112,8 @@ static void close_all(struct service *sv)
     if (sv->sender)
         sb_sender_free(sv->sender);
     sv->sender = NULL;
+    sb_console_free(sv->console);
+    sv->console = NULL;
     for (int i = 0; i < sv->n_conns; i++)
         sv->conns[i]->ops->free(sv->conns[i]);
     sv->n_conns = 0;
@@ -131,10 +194,21 @@ int sb_service_run(const struct sb_config *cfg)
         goto done;
     }
     /* the sender does not exist yet: its kick is attached below */
-    if (sb_ingest_new(sv.loop, sv.store, sv.pol, cfg, sb_sender_kick, NULL, &sv.ingest)) {
+    sv.view = malloc(sizeof *sv.view);
+    sv.ob = malloc(sizeof *sv.ob * POST_ENTRIES_MAX);
+    if (!sv.view || !sv.ob || sb_casework_new(sv.store, cfg, &sv.cw) ||
+        sb_ingest_new(sv.loop, sv.store, sv.pol, cfg, sb_sender_kick, NULL, &sv.ingest)) {
         fprintf(stderr, "switchboard run: out of memory\n");
         goto done;
     }
+    sb_ingest_set_casework(sv.ingest, sv.cw, &sv.metrics);
+    if (cfg->console.enabled &&
+        sb_console_new(sv.loop, sv.store, cfg, sv.cw, &sv.metrics, ready, &sv, &sv.console, &eb)) {
+        fprintf(stderr, "switchboard run: %s\n", eb.msg);
+        goto done;
+    }
+    if (sv.console)
+        sb_ingest_set_queues(sv.ingest, sb_console_ctx_queues, sv.console);
     for (int i = 0; i < cfg->n_accounts; i++) {
         const struct sb_account_conf *a = &cfg->accounts[i];
         struct sb_connector *c = NULL;
@@ -159,6 +233,7 @@ int sb_service_run(const struct sb_config *cfg)
             goto done;
         }
         sb_ingest_set_kick(sv.ingest, sb_sender_kick, sv.sender);
+        sb_sender_observe(sv.sender, on_outcome, &sv);
     }
     uv_signal_init(sb_loop_uv(sv.loop), &sv.sigint);
     uv_signal_init(sb_loop_uv(sv.loop), &sv.sigterm);
@@ -172,6 +247,14 @@ int sb_service_run(const struct sb_config *cfg)
            cfg->n_accounts, sb_policy_version(sv.pol), sb_log_q(cfg->store),
            cfg->dry_run ? "true" : "false", cfg->paused ? "true" : "false",
            cfg->hold ? "true" : "false");
+    if (sv.console) {
+        sb_log(SB_LOG_INFO, "console", "\"url\":%s,\"port\":%d",
+               sb_log_q(sb_console_url(sv.console)), sb_console_port(sv.console));
+        printf("Agent console: %s  (add agents with: switchboard agent add NAME --role agent "
+               "-c %s)\n",
+               sb_console_url(sv.console), cfg->path ? cfg->path : "switchboard.lua");
+        fflush(stdout);
+    }
     for (int i = 0; i < sv.n_conns; i++)
         sv.conns[i]->ops->start(sv.conns[i]);
     sb_loop_run(sv.loop);
@@ -188,10 +271,14 @@ done:
         sv.conns[i]->ops->free(sv.conns[i]);
     if (sv.sender)
         sb_sender_free(sv.sender);
+    sb_console_free(sv.console);
     sb_ingest_free(sv.ingest); /* commits what is pending; its handle closes in the loop */
     if (sv.loop)
         sb_loop_free(sv.loop);
     sb_policy_free(sv.pol);
+    sb_casework_free(sv.cw);
+    free(sv.view);
+    free(sv.ob);
     sb_store_close(sv.store);
     return rc;
 }

@@ -3,8 +3,9 @@
  * prepared statements cached on the store, group commit (writes accumulate in one open
  * transaction committed every batch_max writes or on flush; a decision and its outbox entries
  * are one unit inside it, under a savepoint), and the posts, decisions, stream cursors and
- * policy versions tables. The outbox table's operations live in sqlite_outbox.c on top of the
- * transaction helpers here; sqlite_internal.h is what the two share.
+ * policy versions tables. The outbox table's operations live in sqlite_outbox.c, those of
+ * agents, sessions and cases in sqlite_cases.c, on top of the transaction helpers here;
+ * sqlite_internal.h is what they share.
  *
  * Used from one thread: the connection is opened SQLITE_OPEN_NOMUTEX and nothing is locked.
  * Depends on libsqlite3, util/buf and the core's name tables (sb_platform_name & co). */
@@ -23,7 +24,7 @@
 #define SCRATCH_MAX (4u << 20)              /* JSON columns of one row */
 
 /* Prepared once at open (after migrating), reused for the life of the store; the outbox's
- * (ST_OUTBOX_*) are in sqlite_outbox.c. */
+ * (ST_OUTBOX_*) are in sqlite_outbox.c, the cases' in sqlite_cases.c. */
 static const char *const stmt_sql[ST__N] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -525,6 +526,7 @@ static enum sb_err sq_flush(struct sb_store *s, struct sb_errbuf *eb)
 static void destroy(struct sqlite_store *ss)
 {
     sb_sqlite_checkpointer_stop(ss->ckpt);
+    sb_sqlite_cases_close(ss);
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(ss->st[i]);
     if (ss->db)
@@ -600,6 +602,7 @@ static const struct sb_store_ops sqlite_ops = {
     .outbox_cancel_for_post = sb_sqlite_outbox_cancel_for_post,
     .outbox_list = sb_sqlite_outbox_list,
     .outbox_get = sb_sqlite_outbox_get,
+    .outbox_by_remote = sb_sqlite_outbox_by_remote,
     .outbox_count = sb_sqlite_outbox_count,
     .cursor_get = sq_cursor_get,
     .cursor_set = sq_cursor_set,
@@ -717,6 +720,7 @@ enum sb_err sb_store_sqlite_open(const char *path, const struct sb_store_config 
         goto fail;
     }
     ss->base.ops = &sqlite_ops;
+    ss->base.case_ops = &sb_sqlite_case_ops;
     ss->base.batch_max = cfg->batch_max < 1 ? 1 : cfg->batch_max;
     ss->base.outbox_sync = true;
     sb_buf_init(&ss->json, SCRATCH_MAX);
@@ -766,6 +770,8 @@ enum sb_err sb_store_sqlite_open(const char *path, const struct sb_store_config 
 
     for (int i = 0; i < ST__N; i++) {
         const char *sql = stmt_sql[i] ? stmt_sql[i] : sb_sqlite_outbox_sql((enum stmt_id)i);
+        if (!sql)
+            sql = sb_sqlite_cases_sql((enum stmt_id)i);
         if (sqlite3_prepare_v3(ss->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ss->st[i], NULL) !=
             SQLITE_OK) {
             e = sb_errf(eb, SB_ERR_STORE, "sqlite: prepare '%s': %s", sql, sqlite3_errmsg(ss->db));

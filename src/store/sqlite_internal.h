@@ -1,7 +1,8 @@
 /* sqlite_internal.h — what the files of the SQLite backend share (not a public header).
  *
  * sqlite.c owns the connection, the statement cache and group commit; sqlite_outbox.c holds the
- * outbox table's operations on top of them; sqlite_checkpoint.c runs WAL checkpoints. */
+ * outbox table's operations on top of them, sqlite_cases.c those of agents, sessions, cases and
+ * case events (store/cases.h); sqlite_checkpoint.c runs WAL checkpoints. */
 #ifndef SB_SQLITE_INTERNAL_H
 #define SB_SQLITE_INTERNAL_H
 
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "store/backend.h"
@@ -24,7 +26,8 @@ void sb_sqlite_checkpointer_stop(struct sb_sqlite_checkpointer *c);
 /* ---- the store ------------------------------------------------------------------------- */
 
 /* The cached statements, prepared in this order at open. The SQL of the ST_OUTBOX_* ones lives
- * in sqlite_outbox.c (sb_sqlite_outbox_sql), the rest in sqlite.c. The ST_COUNT_* ids follow
+ * in sqlite_outbox.c (sb_sqlite_outbox_sql), that of ST_AGENT_* to ST_POST_VIEW in
+ * sqlite_cases.c (sb_sqlite_cases_sql), the rest in sqlite.c. The ST_COUNT_* ids follow
  * enum sb_store_count_kind. */
 enum stmt_id {
     ST_BEGIN = 0,
@@ -48,10 +51,12 @@ enum stmt_id {
     ST_OUTBOX_CANCEL,
     ST_OUTBOX_STATE,
     ST_OUTBOX_GET,
+    ST_OUTBOX_BY_REMOTE,
     ST_OUTBOX_LIST_STATE,
     ST_OUTBOX_LIST_ALL,
     ST_OUTBOX_COUNT_STATE,
     ST_OUTBOX_COUNT_ALL,
+    ST_OUTBOX_FOR_POST,
     ST_CURSOR_GET,
     ST_CURSOR_SET,
     ST_POLICY_VERSION,
@@ -61,7 +66,36 @@ enum stmt_id {
     ST_COUNT_CURSORS,
     ST_COUNT_POLICY_VERSIONS,
     ST_AUTHOR_HISTORY,
+    ST_AGENT_ADD,
+    ST_AGENT_UPDATE,
+    ST_AGENT_GET,
+    ST_AGENT_BY_NAME,
+    ST_AGENT_LIST,
+    ST_SESSION_ADD,
+    ST_SESSION_GET,
+    ST_SESSION_DELETE,
+    ST_SESSION_DELETE_AGENT,
+    ST_SESSION_PURGE,
+    ST_CASE_INSERT,
+    ST_CASE_UPDATE,
+    ST_CASE_VERSION,
+    ST_CASE_GET,
+    ST_CASE_BY_THREAD,
+    ST_CASE_BY_OUTBOX,
+    ST_CASE_POST_TEXT,
+    ST_EVENT_INSERT,
+    ST_EVENT_LIST,
+    ST_QUEUE_STATS,
+    ST_POST_VIEW,
     ST__N
+};
+
+/* Case lists are built per filter shape (owners, queues, assignee, page) and kept here, most
+ * recent shapes first out: an agent paging through its queues re-uses one statement. */
+#define SB_SQLITE_LIST_CACHE 8
+struct sb_sqlite_list_stmt {
+    char *sql; /* malloc'd; NULL = free slot */
+    sqlite3_stmt *st;
 };
 
 struct sqlite_store {
@@ -72,7 +106,9 @@ struct sqlite_store {
     int pending;        /* writes in that transaction */
     int64_t lost;       /* writes rolled back since the last flush; flush reports them */
     struct sb_buf json; /* scratch for the JSON columns of one row */
-    struct sb_sqlite_checkpointer *ckpt; /* background checkpoints, or NULL */
+    struct sb_sqlite_checkpointer *ckpt;                    /* background checkpoints, or NULL */
+    struct sb_sqlite_list_stmt lists[SB_SQLITE_LIST_CACHE]; /* sqlite_cases.c */
+    unsigned lists_next;                                    /* the slot to replace next */
 };
 
 static inline int64_t now_ms(void)
@@ -94,6 +130,21 @@ static inline int run_simple(struct sqlite_store *ss, enum stmt_id id)
 static inline int bind_str(sqlite3_stmt *st, int i, const char *s)
 {
     return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+/* Column i as text into dst[size], "" for NULL, cut on a UTF-8 boundary if too long. */
+static inline void copy_col(sqlite3_stmt *st, int i, char *dst, size_t size)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
+            n--;
+    }
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = 0;
 }
 
 /* ---- errors and transactions (sqlite.c) ------------------------------------------------ */
@@ -144,6 +195,9 @@ enum sb_err sb_sqlite_outbox_cancel_for_post(struct sb_store *s, enum sb_platfor
                                              const char *post_id, struct sb_errbuf *eb);
 enum sb_err sb_sqlite_outbox_list(struct sb_store *s, enum sb_outbox_state state, size_t max,
                                   struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb);
+enum sb_err sb_sqlite_outbox_by_remote(struct sb_store *s, enum sb_platform platform,
+                                       const char *remote_id, struct sb_outbox_entry *out,
+                                       struct sb_errbuf *eb);
 enum sb_err sb_sqlite_outbox_get(struct sb_store *s, int64_t id, struct sb_outbox_entry *out,
                                  struct sb_errbuf *eb);
 enum sb_err sb_sqlite_outbox_count(struct sb_store *s, enum sb_outbox_state state, int64_t *n,
@@ -152,5 +206,20 @@ enum sb_err sb_sqlite_outbox_count(struct sb_store *s, enum sb_outbox_state stat
 enum sb_err sb_sqlite_outbox_post_counts(struct sb_store *s, enum sb_platform platform,
                                          const char *post_id, int64_t counts[SB_OUTBOX__COUNT],
                                          struct sb_errbuf *eb);
+
+/* sb_store_outbox_for_post (store/cases.h): the entries of post_rowid, oldest first. */
+enum sb_err sb_sqlite_outbox_for_post(struct sb_store *s, int64_t post_rowid, size_t max,
+                                      struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb);
+
+/* ---- agents, sessions, cases (sqlite_cases.c) ------------------------------------------- */
+
+/* The SQL of cached statement id if it is one of sqlite_cases.c's, else NULL. */
+const char *sb_sqlite_cases_sql(enum stmt_id id);
+
+/* The backend's case table (struct sb_store_case_ops), set on every store at open. */
+extern const struct sb_store_case_ops sb_sqlite_case_ops;
+
+/* Finalize the cached list statements (ss->lists); sqlite.c calls it before closing. */
+void sb_sqlite_cases_close(struct sqlite_store *ss);
 
 #endif

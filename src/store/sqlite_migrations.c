@@ -126,7 +126,96 @@ const char *const sb_store_sqlite_migrations[] = {
     /* Cancelling the entries of a deleted post. */
     "CREATE INDEX outbox_post ON outbox (post_rowid);",
 
-    /* 3, …: cases, case events, agents, sessions — append here. */
+    /* 3: the human side (design §3, store/cases.h): console agents and their sessions, cases
+     * (a thread owned by the policy, a human or nobody any more) and their append-only events.
+     * A 0 in the C structs (no agent, no post, no time yet) is NULL here, so every reference is
+     * a real foreign key. */
+    "CREATE TABLE agents ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  name       TEXT NOT NULL UNIQUE,"     /* login name */
+    "  role       TEXT NOT NULL,"            /* agent | supervisor | admin (sb_role_name) */
+    "  queues     TEXT NOT NULL DEFAULT ''," /* comma-separated names; '' = every queue */
+    "  pw_hash    TEXT NOT NULL,"            /* argon2id string; never leaves the process */
+    "  disabled   INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+
+    "CREATE TABLE sessions ("
+    "  token_hash TEXT PRIMARY KEY,"         /* hash of the cookie's token, never the token */
+    "  agent_id   INTEGER NOT NULL REFERENCES agents (id),"
+    "  csrf       TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL"          /* valid while now < expires_at */
+    ") WITHOUT ROWID;"
+    "CREATE INDEX sessions_agent ON sessions (agent_id);"
+    "CREATE INDEX sessions_expires ON sessions (expires_at);"
+
+    "CREATE TABLE cases ("
+    "  id                 INTEGER PRIMARY KEY,"
+    "  version            INTEGER NOT NULL," /* 1 at creation, + 1 by every update */
+    "  platform           TEXT NOT NULL,"    /* mastodon | bluesky */
+    "  account            TEXT,"             /* brand account the thread reached */
+    "  thread_id          TEXT NOT NULL,"    /* thread root: status id / at:// URI */
+    "  thread_key         INTEGER NOT NULL," /* sb_store_key(platform, thread_id) */
+    "  queue              TEXT NOT NULL,"
+    "  owner              TEXT NOT NULL"
+    "                     CHECK (owner IN ('policy', 'human', 'closed')),"
+    "  assignee           INTEGER REFERENCES agents (id)," /* NULL = unclaimed */
+    "  priority           INTEGER NOT NULL"  /* enum sb_priority: 0 urgent, 1 high, 2 normal, */
+    "                     CHECK (priority BETWEEN 0 AND 3)," /* 3 low: sorts urgent first */
+    "  first_due          INTEGER,"          /* SLA clocks (case.h); NULL = none */
+    "  next_due           INTEGER,"
+    "  first_responded_at INTEGER,"
+    "  due_at             INTEGER NOT NULL," /* list key: sb_case_list_due, the running clock */
+                                             /* that ends first, 9223372036854775807 if none */
+    "  first_post_rowid   INTEGER NOT NULL REFERENCES posts (id)," /* the escalated post */
+    "  last_post_rowid    INTEGER REFERENCES posts (id)," /* the customer's latest */
+    "  author_id          TEXT,"
+    "  author_handle      TEXT,"
+    "  summary            TEXT NOT NULL DEFAULT ''," /* first post's text, cut, for lists */
+    "  created_at         INTEGER NOT NULL,"
+    "  updated_at         INTEGER NOT NULL,"
+    "  last_customer_at   INTEGER,"
+    "  closed_at          INTEGER"
+    ");"
+    /* Ingest asks for every post whether a human owns its thread: an integer key, as on
+     * posts, then the text is compared; the newest case of a thread is the last in the key. */
+    "CREATE INDEX cases_thread ON cases (thread_key);"
+    /* Lists (sb_store_case_list): one index range per (owner, queue) already in list order and
+     * cut at the page size, keyset-paged by (priority, due_at, id) > (after…); several queues
+     * are merged from one range each. Every queue (supervisors) and one agent's cases (or the
+     * unclaimed ones) have their own order. */
+    "CREATE INDEX cases_queue ON cases (owner, queue, priority, due_at, id);"
+    "CREATE INDEX cases_owner ON cases (owner, priority, due_at, id);"
+    "CREATE INDEX cases_assignee ON cases (assignee, owner, priority, due_at, id);"
+    /* Queue statistics read only this index (covering): a backlog of 100k open cases costs
+     * one pass over small index rows, not 100k table lookups. */
+    "CREATE INDEX cases_stats ON cases (owner, queue, assignee, due_at, created_at);"
+
+    "CREATE TABLE case_events ("
+    "  id         INTEGER PRIMARY KEY,"      /* history order */
+    "  case_id    INTEGER NOT NULL REFERENCES cases (id),"
+    "  at         INTEGER NOT NULL,"
+    "  actor_id   INTEGER REFERENCES agents (id)," /* NULL = the system (policy, platform) */
+    "  kind       TEXT NOT NULL,"            /* escalated | post | claimed | … (sb_case_event */
+                                             /* _name); no CHECK: a new kind needs no rebuild */
+    "  post_rowid INTEGER REFERENCES posts (id),"  /* escalated, post */
+    "  outbox_id  INTEGER REFERENCES outbox (id)," /* reply, delivered, failed */
+    "  detail     TEXT NOT NULL DEFAULT '{}'" /* JSON object: reasons, note, transfer, … */
+    ");"
+    "CREATE INDEX case_events_case ON case_events (case_id);"
+    /* The case of a delivered agent reply (sb_store_case_by_outbox); most events name no entry. */
+    "CREATE INDEX case_events_outbox ON case_events (outbox_id) WHERE outbox_id IS NOT NULL;"
+    /* The history is append-only: what happened stays what happened. */
+    "CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events"
+    "  BEGIN SELECT RAISE (ABORT, 'case_events is append-only'); END;"
+    "CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events"
+    "  BEGIN SELECT RAISE (ABORT, 'case_events is append-only'); END;"
+    /* A customer answering one of our replies names its remote id: that finds the thread
+     * (sb_store_outbox_by_remote), and the thread its case. */
+    "CREATE INDEX outbox_remote ON outbox (remote_id) WHERE remote_id IS NOT NULL;",
+
+    /* 4, …: append here. */
 };
 // clang-format on
 

@@ -1,7 +1,8 @@
 /* sqlite_outbox.c — the SQLite backend's outbox table: inserting a decision's effects as pending
  * entries (inside sqlite.c's decision unit), claiming due entries under a lease, their state
  * changes (committed at once unless the owner chose group commit: sb_store_set_outbox_sync), and
- * reading entries back for the console and tests.
+ * reading entries back for the console and tests (sb_store_outbox_for_post of store/cases.h
+ * too).
  *
  * Used from one thread, like the rest of the backend. Depends on sqlite.c for the connection,
  * the statement cache and the transaction helpers (sqlite_internal.h), on libsqlite3 and on the
@@ -63,11 +64,16 @@ static const char *const outbox_sql[ST__N] = {
         " (SELECT id FROM posts WHERE post_key = ?3 AND platform = ?1 AND post_id = ?2)",
     [ST_OUTBOX_STATE] = "SELECT state FROM outbox WHERE id = ?1",
     [ST_OUTBOX_GET] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?1",
+    [ST_OUTBOX_BY_REMOTE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE remote_id = ?2"
+                            " AND platform = ?1 ORDER BY id LIMIT 1",
     [ST_OUTBOX_LIST_STATE] = "SELECT " OUTBOX_COLS " FROM outbox WHERE state = ?1"
                              " ORDER BY id DESC LIMIT ?2",
     [ST_OUTBOX_LIST_ALL] = "SELECT " OUTBOX_COLS " FROM outbox ORDER BY id DESC LIMIT ?2",
     [ST_OUTBOX_COUNT_STATE] = "SELECT count(*) FROM outbox WHERE state = ?1",
     [ST_OUTBOX_COUNT_ALL] = "SELECT count(*) FROM outbox",
+    /* through outbox_post */
+    [ST_OUTBOX_FOR_POST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE post_rowid = ?1"
+                           " ORDER BY id LIMIT ?2",
 };
 
 const char *sb_sqlite_outbox_sql(enum stmt_id id)
@@ -97,21 +103,6 @@ static enum sb_outbox_state state_from_text(const char *t)
 {
     int st = sb_store_outbox_state_from_name(t);
     return st < 0 ? SB_OUTBOX_DEAD : (enum sb_outbox_state)st; /* CHECK: cannot happen */
-}
-
-/* Column i as text into dst[size], "" for NULL, cut on a UTF-8 boundary if too long. */
-static void copy_col(sqlite3_stmt *st, int i, char *dst, size_t size)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
-            n--;
-    }
-    if (n)
-        memcpy(dst, t, n);
-    dst[n] = 0;
 }
 
 /* The current row (OUTBOX_COLS) into *e. */
@@ -446,6 +437,24 @@ enum sb_err sb_sqlite_outbox_get(struct sb_store *s, int64_t id, struct sb_outbo
              : sb_errf(eb, SB_ERR_NOTFOUND, "outbox entry %lld does not exist", (long long)id);
 }
 
+enum sb_err sb_sqlite_outbox_by_remote(struct sb_store *s, enum sb_platform platform,
+                                       const char *remote_id, struct sb_outbox_entry *out,
+                                       struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_OUTBOX_BY_REMOTE];
+    size_t n = 0;
+    enum sb_err e;
+    if (sqlite3_bind_text(st, 1, sb_platform_name(platform), -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, remote_id, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        sqlite3_reset(st);
+        return sb_sqlite_fail_db(ss, "outbox by remote: bind", eb);
+    }
+    if ((e = read_entries(ss, st, 1, out, &n, "outbox by remote", eb)) != SB_OK)
+        return e;
+    return n ? SB_OK : sb_errf(eb, SB_ERR_NOTFOUND, "no outbox entry created %s", remote_id);
+}
+
 enum sb_err sb_sqlite_outbox_count(struct sb_store *s, enum sb_outbox_state state, int64_t *n,
                                    struct sb_errbuf *eb)
 {
@@ -490,4 +499,19 @@ enum sb_err sb_sqlite_outbox_post_counts(struct sb_store *s, enum sb_platform pl
         e = sb_sqlite_fail_db(ss, "outbox post counts", eb);
     sqlite3_finalize(st);
     return e;
+}
+
+enum sb_err sb_sqlite_outbox_for_post(struct sb_store *s, int64_t post_rowid, size_t max,
+                                      struct sb_outbox_entry *out, size_t *n, struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_OUTBOX_FOR_POST];
+    int rc = sqlite3_bind_int64(st, 1, post_rowid);
+    rc |= sqlite3_bind_int64(st, 2, max > INT32_MAX ? INT32_MAX : (int64_t)max);
+    if (rc != SQLITE_OK) {
+        sqlite3_reset(st);
+        *n = 0;
+        return sb_sqlite_fail_db(ss, "outbox for post: bind", eb);
+    }
+    return read_entries(ss, st, max, out, n, "outbox for post", eb);
 }

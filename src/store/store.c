@@ -369,6 +369,15 @@ enum sb_err sb_store_outbox_get(struct sb_store *s, int64_t id, struct sb_outbox
     return s->ops->outbox_get(s, id, out, eb);
 }
 
+enum sb_err sb_store_outbox_by_remote(struct sb_store *s, enum sb_platform platform,
+                                      const char *remote_id, struct sb_outbox_entry *out,
+                                      struct sb_errbuf *eb)
+{
+    if (!s || !remote_id || !out)
+        return sb_errf(eb, SB_ERR_INVAL, "store outbox by remote: NULL argument");
+    return s->ops->outbox_by_remote(s, platform, remote_id, out, eb);
+}
+
 enum sb_err sb_store_outbox_count(struct sb_store *s, enum sb_outbox_state state, int64_t *n,
                                   struct sb_errbuf *eb)
 {

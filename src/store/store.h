@@ -270,6 +270,12 @@ enum sb_err sb_store_outbox_list(struct sb_store *s, enum sb_outbox_state state,
 enum sb_err sb_store_outbox_get(struct sb_store *s, int64_t id, struct sb_outbox_entry *out,
                                 struct sb_errbuf *eb);
 
+/* The entry whose effect the platform created as remote_id (a status id, an at:// URI): a
+ * customer answering our reply names it. SB_ERR_NOTFOUND when none. Read-only. */
+enum sb_err sb_store_outbox_by_remote(struct sb_store *s, enum sb_platform platform,
+                                      const char *remote_id, struct sb_outbox_entry *out,
+                                      struct sb_errbuf *eb);
+
 /* Entries in state (SB_OUTBOX_ANY: all). Sees pending writes. */
 enum sb_err sb_store_outbox_count(struct sb_store *s, enum sb_outbox_state state, int64_t *n,
                                   struct sb_errbuf *eb);

@@ -126,3 +126,14 @@ enum sb_err sb_buf_json_str(struct sb_buf *b, const char *s, size_t n)
     }
     return e ? e : sb_buf_putc(b, '"');
 }
+
+int sb_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -24,6 +24,8 @@ enum sb_err sb_buf_puts(struct sb_buf *b, const char *s);
 enum sb_err sb_buf_putc(struct sb_buf *b, char c);
 enum sb_err sb_buf_printf(struct sb_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The value of a hex digit (0-9, a-f, A-F), or -1. */
+int sb_hex_digit(int c);
 /* Append s as a JSON string literal (quotes and escapes included). */
 enum sb_err sb_buf_json_str(struct sb_buf *b, const char *s, size_t n);
 

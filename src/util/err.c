@@ -22,6 +22,8 @@ static const char *const names[SB_ERR__COUNT] = {
     [SB_ERR_MEMLIMIT] = "memory_exceeded",
     [SB_ERR_SANDBOX] = "sandbox_violation",
     [SB_ERR_TEST] = "test_failed",
+    [SB_ERR_CONFLICT] = "conflict",
+    [SB_ERR_AUTH] = "auth",
 };
 
 const char *sb_strerror(enum sb_err e)

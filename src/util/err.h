@@ -24,6 +24,8 @@ enum sb_err {
     SB_ERR_MEMLIMIT, /* policy exceeded its memory cap */
     SB_ERR_SANDBOX,  /* policy tried something the sandbox forbids */
     SB_ERR_TEST,     /* a policy test failed */
+    SB_ERR_CONFLICT, /* changed by someone else meanwhile (optimistic concurrency) */
+    SB_ERR_AUTH,     /* not authenticated, or not allowed */
     SB_ERR__COUNT
 };
 

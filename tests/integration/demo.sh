@@ -5,7 +5,7 @@ set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-DEMO_SECONDS=${DEMO_SECONDS:-18} node "$repo/scripts/demo.mjs" >"$out" 2>&1
+DEMO_CONSOLE_PORT=0 DEMO_SECONDS=${DEMO_SECONDS:-18} node "$repo/scripts/demo.mjs" >"$out" 2>&1
 rc=$?
 fail=0
 check() { if grep -q -- "$1" "$out"; then echo "ok   $2"; else echo "FAIL $2"; fail=1; fi; }
@@ -18,5 +18,7 @@ check "→ ignore — author is a bot" "ignores a bot"
 check "✓ private message sent" "sends a private message"
 check "delivered again: already decided" "absorbs a duplicate delivery"
 check "deleted by its author: pending replies cancelled" "cancels the reply to a deleted post"
+check "Agent console: http://127.0.0.1:" "prints the agent console's URL"
+check "sign in as alice" "names the demo agents"
 [ $fail -eq 0 ] || cat "$out"
 exit $fail

@@ -98,7 +98,7 @@ static void test_record_list_claim(void)
     size_t n = 9;
 
     T_INTEQ(sb_store_open(":memory:", &s, &eb), SB_OK);
-    T_INTEQ(sb_store_schema_version(s), 2);
+    T_INTEQ(sb_store_schema_version(s), sb_store_sqlite_migrations_count);
     make_post(&p, SB_PLATFORM_MASTODON, NULL);
     make_decision(&d);
     T_INTEQ(post_and_decide(s, &p, "101", &d, 1000, &did), SB_OK);
@@ -677,7 +677,7 @@ static void test_migrate_v1_file(void)
     sqlite3_close(db);
 
     T_INTEQ(sb_store_open(path, &s, &eb), SB_OK);
-    T_INTEQ(sb_store_schema_version(s), 2);
+    T_INTEQ(sb_store_schema_version(s), sb_store_sqlite_migrations_count);
     T_INTEQ(count(s, "posts"), 1);
     T_INTEQ(count(s, "decisions"), 1);
     T_INTEQ(n_state(s, SB_OUTBOX_ANY), 0);
@@ -694,7 +694,7 @@ static void test_migrate_v1_file(void)
     sb_store_close(s);
 
     db = raw_open(path);
-    T_INTEQ(raw_int(db, "PRAGMA user_version"), 2);
+    T_INTEQ(raw_int(db, "PRAGMA user_version"), sb_store_sqlite_migrations_count);
     T_INTEQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN"
                         " ('outbox_due', 'outbox_post')"),
             2);
@@ -717,7 +717,7 @@ static void test_migrate_v1_file(void)
     /* and opening again applies nothing twice */
     s = NULL;
     T_INTEQ(sb_store_open(path, &s, &eb), SB_OK);
-    T_INTEQ(sb_store_schema_version(s), 2);
+    T_INTEQ(sb_store_schema_version(s), sb_store_sqlite_migrations_count);
     T_INTEQ(n_state(s, SB_OUTBOX_PENDING), 2);
     sb_store_close(s);
     sb_decision_free(&d);
