@@ -360,11 +360,13 @@ function setStats(list) {
 }
 
 /** Queues in display order: the agent's (from /api/me), then any others the stats name. */
+/** The queues of the sidebar: an agent's own (every queue is still offered for transfers). */
 function allQueues() {
   const out = [...S.queues];
   const names = new Set(out.map((q) => q.name));
   for (const q of S.stats.values()) if (!names.has(q.name)) out.push(q);
-  return out;
+  const mine = S.me && S.me.role === 'agent' && S.me.queues && S.me.queues.length ? S.me.queues : null;
+  return mine ? out.filter((q) => mine.includes(q.name)) : out;
 }
 
 function queueTitle(name) {

@@ -39,7 +39,7 @@ void *sb_live_accept(struct sb_console *cs, struct sb_request *rq, struct sb_con
     sb_buf_init(&b, 0);
     sb_buf_puts(&b, "{\"type\":\"hello\",\"agent\":");
     sb_view_agent(&b, &lc->agent);
-    sb_buf_puts(&b, "}");
+    sb_buf_printf(&b, ",\"now\":%lld}", (long long)sb_loop_now_ms());
     sb_conn_send(c, b.data, b.len);
     sb_buf_reset(&b);
     sb_buf_free(&b);

@@ -27,6 +27,19 @@ expect "no file access from the config" 2 "attempt to call a nil value" 'return 
 SB_T_TOKEN=s3cret-token expect "valid config, secret not shown" 0 "account acme: mastodon http://127.0.0.1:9" \
   'return { accounts = { { platform = "mastodon", name = "acme", base_url = "http://127.0.0.1:9/", token = env "SB_T_TOKEN" } } }'
 if grep -q "s3cret" <<<"$out"; then echo "FAIL the secret was printed"; fail=1; fi
+expect "queue duration" 2 "queues.support: 'first_response' must be seconds or a duration" \
+  'return { queues = { support = { first_response = "soon" } }, accounts = {} }'
+expect "business hours" 2 "queues.support:.*hours" \
+  'return { queues = { support = { hours = "mon-fri 17:00-09:00" } }, accounts = {} }'
+expect "queue name" 2 "a queue name is 1-63 of lower-case letters" \
+  'return { queues = { ["Big Queue"] = {} }, accounts = {} }'
+expect "console origin" 2 "'origin' must be the console's URL" \
+  'return { console = { origin = "example.com" }, accounts = {} }'
+expect "console listen" 2 "'listen' must be HOST:PORT" \
+  'return { console = { listen = "8080" }, accounts = {} }'
+expect "queues and console summarized" 0 "queue support: first response 900s, next response 3600s, business hours" \
+  'return { console = {}, queues = { support = { first_response = "15m", next_response = "1h", hours = "mon-fri 09:00-17:00 +01:00" } }, accounts = {} }'
+grep -q "console on 127.0.0.1:8080 (origin http://127.0.0.1:8080)" <<<"$out" && echo "ok   console defaults" || { echo "FAIL console defaults: $out"; fail=1; }
 out=$(MASTODON_BASE_URL= BLUESKY_IDENTIFIER= "$sb" run -c docker/switchboard.lua --check 2>&1)
 if [ $? -eq 0 ]; then echo "ok   docker/switchboard.lua is valid"; else echo "FAIL docker config: $out"; fail=1; fi
 out=$(MASTODON_BASE_URL=https://m.example MASTODON_TOKEN=t "$sb" run -c docker/switchboard.lua --check 2>&1)
