@@ -286,6 +286,7 @@ static void logout(struct sb_console *cs, struct sb_request *rq, struct api_sess
         store_failed(rq, &eb);
         return;
     }
+    sb_live_end_sessions(cs, s->se.token_hash);
     char cookie[256];
     set_cookie(cs, cookie, sizeof cookie, "", 0);
     const char body[] = "{\"ok\":true}";

@@ -18,7 +18,8 @@
 #define STATIC_MAX_BYTES (4u << 20)
 #define TICK_MS 1000
 #define QUEUES_EVERY_TICKS 5  /* queue stats (ticking ages) at least this often */
-#define PURGE_EVERY_TICKS 600 /* expired sessions */
+#define SESSIONS_EVERY_TICKS 30 /* consoles whose session ended are closed */
+#define PURGE_EVERY_TICKS 600   /* expired sessions */
 
 static const char security_headers[] =
     "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -224,6 +225,8 @@ static void on_tick(uv_timer_t *t)
     cs->ticks++;
     if (cs->queues_dirty || cs->ticks % QUEUES_EVERY_TICKS == 0)
         sb_live_queues(cs);
+    if (cs->ticks % SESSIONS_EVERY_TICKS == 0)
+        sb_live_end_sessions(cs, NULL);
     if (cs->ticks % PURGE_EVERY_TICKS == 0)
         sb_store_session_purge(cs->store, sb_loop_now_ms(), NULL, NULL);
 }

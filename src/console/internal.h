@@ -23,6 +23,7 @@ struct static_file {
 struct live_conn {
     struct sb_conn *conn;
     struct sb_agent agent;
+    char token_hash[SB_SESSION_HASH_LEN + 1]; /* its session: closed when that ends */
     struct live_conn *next;
 };
 
@@ -87,6 +88,9 @@ void sb_live_text(struct sb_console *cs, struct live_conn *lc, const char *data,
 void sb_live_closed(struct sb_console *cs, struct live_conn *lc);
 void sb_live_case(void *ud, const struct sb_case *c, const struct sb_case_event *ev);
 void sb_live_queues(struct sb_console *cs);
+/* Close the consoles of a session that ended (logout), or (NULL) of every session that is no
+ * longer valid (expired, the agent disabled or given a new password). */
+void sb_live_end_sessions(struct sb_console *cs, const char *token_hash);
 /* Agents with a console open: fills agents online count. */
 int64_t sb_live_agents_online(const struct sb_console *cs);
 int sb_live_consoles_of(const struct sb_console *cs, int64_t agent_id);

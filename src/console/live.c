@@ -31,6 +31,7 @@ void *sb_live_accept(struct sb_console *cs, struct sb_request *rq, struct sb_con
         return NULL;
     lc->conn = c;
     lc->agent = s.agent;
+    memcpy(lc->token_hash, s.se.token_hash, sizeof lc->token_hash);
     memset(lc->agent.pw_hash, 0, sizeof lc->agent.pw_hash);
     lc->next = cs->conns;
     cs->conns = lc;
@@ -173,4 +174,21 @@ int64_t sb_live_agents_online(const struct sb_console *cs)
         n += seen == lc;
     }
     return n;
+}
+
+void sb_live_end_sessions(struct sb_console *cs, const char *token_hash)
+{
+    int64_t now = sb_loop_now_ms();
+    for (struct live_conn *lc = cs->conns; lc; lc = lc->next) {
+        struct sb_session se;
+        struct sb_agent a;
+        bool end;
+        if (token_hash)
+            end = strcmp(lc->token_hash, token_hash) == 0;
+        else
+            end = sb_store_session_get(cs->store, lc->token_hash, now, &se, NULL) != SB_OK ||
+                  sb_store_agent_get(cs->store, se.agent_id, &a, NULL) != SB_OK || a.disabled;
+        if (end) /* 1008: the console shows its login again */
+            sb_conn_close(lc->conn, 1008);
+    }
 }

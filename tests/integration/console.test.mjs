@@ -91,8 +91,11 @@ test('login: cookie flags, one answer for wrong name and wrong password, rate li
 
   const out = new Client(env.origin);
   await out.login('bob');
+  const live = await out.live();
+  const closed = new Promise((r) => live.ws.on('close', (code) => r(code)));
   assert.equal((await out.post('/api/logout')).status, 200);
   assert.equal(out.cookie, null, 'cookie cleared');
+  assert.equal(await closed, 1008, 'the console of that session is closed');
 });
 
 test('state changes need the CSRF token, JSON, and the console origin', async () => {
