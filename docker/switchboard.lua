@@ -13,5 +13,10 @@ end
 return {
   store = env("SWITCHBOARD_STORE", "/var/lib/switchboard/switchboard.db"),
   policy = env("SWITCHBOARD_POLICY", "/etc/switchboard/policies"),
+  console = {
+    listen = env("CONSOLE_LISTEN", "0.0.0.0:8080"),
+    origin = env("CONSOLE_ORIGIN", "http://localhost:8080"), -- the URL agents open
+    web = env("CONSOLE_WEB", "/usr/share/switchboard/web"),
+  },
   accounts = accounts,
 }
