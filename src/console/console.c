@@ -17,7 +17,7 @@
 #define STATIC_MAX_FILES 64
 #define STATIC_MAX_BYTES (4u << 20)
 #define TICK_MS 1000
-#define QUEUES_EVERY_TICKS 5  /* queue stats (ticking ages) at least this often */
+#define QUEUES_EVERY_TICKS 5    /* queue stats (ticking ages) at least this often */
 #define SESSIONS_EVERY_TICKS 30 /* consoles whose session ended are closed */
 #define PURGE_EVERY_TICKS 600   /* expired sessions */
 
