@@ -136,8 +136,7 @@ static void login_done(uv_work_t *w, int status)
     cs->jobs--;
     if (cs->closing) {
         free(j);
-        if (cs->jobs == 0 && cs->tick_closed)
-            free(cs);
+        sb_console_maybe_free(cs);
         return;
     }
     if (!rq || status != 0) {
@@ -656,6 +655,11 @@ static void case_action(struct sb_console *cs, struct sb_request *rq, struct api
 
 size_t sb_console_queue_stats(struct sb_console *cs, struct sb_queue_stats *st, size_t max)
 {
+    if (cs->have_stats) {
+        size_t n = cs->n_stats < max ? cs->n_stats : max;
+        memcpy(st, cs->stats, n * sizeof *st);
+        return n;
+    }
     size_t n = 0;
     struct sb_errbuf eb;
     if (sb_store_queue_stats(cs->store, sb_loop_now_ms(), max, st, &n, &eb)) {

@@ -99,7 +99,9 @@ static enum sb_err load_static(struct sb_console *cs, struct sb_errbuf *eb)
             break;
         }
         char path[PATH_MAX + 128];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        int pn = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (pn < 0 || (size_t)pn >= sizeof path)
+            continue;
         FILE *f = fopen(path, "rb");
         if (!f)
             continue;
@@ -123,7 +125,11 @@ static enum sb_err load_static(struct sb_console *cs, struct sb_errbuf *eb)
         fclose(f);
         sf->len = (size_t)len;
         sf->ctype = ct;
-        snprintf(sf->path, sizeof sf->path, "/%s", de->d_name);
+        if (snprintf(sf->path, sizeof sf->path, "/%s", de->d_name) >= (int)sizeof sf->path) {
+            free(sf->data);
+            sf->data = NULL;
+            continue;
+        }
         total += (size_t)len;
         cs->n_files++;
     }
@@ -219,12 +225,77 @@ static void ws_closed(void *ud, void *conn_ud, struct sb_conn *c)
     sb_live_closed(ud, conn_ud);
 }
 
+static void stats_work(uv_work_t *w)
+{
+    struct sb_console *cs = w->data;
+    struct sb_errbuf eb = {{0}};
+    cs->n_job = 0;
+    cs->stats_err = sb_store_queue_stats(cs->reader, cs->stats_now, SB_CONSOLE_QUEUES_MAX, cs->job,
+                                         &cs->n_job, &eb);
+    if (snprintf(cs->stats_msg, sizeof cs->stats_msg, "%s", eb.msg) < 0)
+        cs->stats_msg[0] = 0;
+}
+
+static void stats_done(uv_work_t *w, int status)
+{
+    struct sb_console *cs = w->data;
+    cs->jobs--;
+    cs->stats_busy = false;
+    if (cs->closing) {
+        sb_console_maybe_free(cs);
+        return;
+    }
+    if (status != 0 || cs->stats_err) {
+        sb_log(SB_LOG_ERROR, "store_error", "\"what\":\"queue statistics\",\"detail\":%s",
+               sb_log_q(status ? "cancelled" : cs->stats_msg));
+        return;
+    }
+    memcpy(cs->stats, cs->job, cs->n_job * sizeof cs->job[0]);
+    cs->n_stats = cs->n_job;
+    cs->have_stats = true;
+    sb_live_queues(cs);
+}
+
+void sb_console_refresh_stats(struct sb_console *cs)
+{
+    cs->queues_dirty = false;
+    if (!cs->reader) {
+        struct sb_errbuf eb;
+        size_t n = 0;
+        if (sb_store_queue_stats(cs->store, sb_loop_now_ms(), SB_CONSOLE_QUEUES_MAX, cs->stats, &n,
+                                 &eb) == SB_OK) {
+            cs->n_stats = n;
+            cs->have_stats = true;
+        }
+        sb_live_queues(cs);
+        return;
+    }
+    if (cs->stats_busy) {
+        cs->queues_dirty = true; /* again when this one is back */
+        return;
+    }
+    cs->stats_now = sb_loop_now_ms();
+    cs->stats_work.data = cs;
+    if (uv_queue_work(sb_loop_uv(cs->loop), &cs->stats_work, stats_work, stats_done) == 0) {
+        cs->stats_busy = true;
+        cs->jobs++;
+    }
+}
+
+void sb_console_maybe_free(struct sb_console *cs)
+{
+    if (cs->jobs == 0 && cs->tick_closed) {
+        sb_store_close(cs->reader);
+        free(cs);
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct sb_console *cs = t->data;
     cs->ticks++;
     if (cs->queues_dirty || cs->ticks % QUEUES_EVERY_TICKS == 0)
-        sb_live_queues(cs);
+        sb_console_refresh_stats(cs);
     if (cs->ticks % SESSIONS_EVERY_TICKS == 0)
         sb_live_end_sessions(cs, NULL);
     if (cs->ticks % PURGE_EVERY_TICKS == 0)
@@ -274,7 +345,14 @@ enum sb_err sb_console_new(struct sb_loop *l, struct sb_store *s, const struct s
     uv_timer_init(sb_loop_uv(l), &cs->tick);
     cs->tick.data = cs;
     uv_timer_start(&cs->tick, on_tick, TICK_MS, TICK_MS);
-    sb_live_queues(cs); /* ctx.queues from the start */
+    /* a reader of its own for the statistics, unless the store lives in this process only */
+    if (!strstr(cfg->store, ":memory:") && sb_store_open(cfg->store, &cs->reader, eb) != SB_OK) {
+        sb_log(SB_LOG_WARN, "console",
+               "\"detail\":%s,\"effect\":\"queue statistics are computed on the loop\"",
+               sb_log_q(eb->msg));
+        cs->reader = NULL;
+    }
+    sb_console_refresh_stats(cs); /* ctx.queues from the start */
     sb_casework_listen(cw, sb_live_case, cs);
     *out = cs;
     return SB_OK;
@@ -294,8 +372,7 @@ static void free_console(uv_handle_t *h)
 {
     struct sb_console *cs = h->data;
     cs->tick_closed = true;
-    if (cs->jobs == 0)
-        free(cs);
+    sb_console_maybe_free(cs);
 }
 
 void sb_console_free(struct sb_console *cs)
@@ -312,9 +389,8 @@ void sb_console_free(struct sb_console *cs)
     if (cs->tick.data) {
         uv_timer_stop(&cs->tick);
         uv_close((uv_handle_t *)&cs->tick, free_console);
-    } else if (cs->jobs == 0) {
-        free(cs);
     } else {
         cs->tick_closed = true;
+        sb_console_maybe_free(cs);
     }
 }

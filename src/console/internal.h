@@ -12,6 +12,8 @@
 #include "store/cases.h"
 #include "util/buf.h"
 
+#define SB_CONSOLE_QUEUES_MAX 64
+
 struct static_file {
     char path[128]; /* "/app.js" */
     const char *ctype;
@@ -44,11 +46,23 @@ struct sb_console {
     int n_conns;
     uv_timer_t tick;   /* queue stats pushes, session purge */
     bool queues_dirty; /* a case changed since the last queue push */
-    int jobs;          /* password checks on worker threads */
+    int jobs;          /* password checks and statistics on worker threads */
     bool tick_closed;  /* sb_console_free ran: the last of tick and jobs frees the struct */
     int ticks;
     int closing;
     struct sb_agent scratch_agent;
+    /* Queue statistics are one query over every open case (about 18 ms at 100,000): they are
+     * computed on libuv's worker pool on a reader connection of their own (WAL lets it read
+     * while the loop writes) and cached; NULL reader: an in-memory store, computed here. */
+    struct sb_store *reader;
+    uv_work_t stats_work;
+    bool stats_busy, have_stats;
+    int64_t stats_now;
+    enum sb_err stats_err;
+    char stats_msg[256];
+    size_t n_job, n_stats;
+    struct sb_queue_stats job[SB_CONSOLE_QUEUES_MAX];
+    struct sb_queue_stats stats[SB_CONSOLE_QUEUES_MAX];
     /* what the policy sees as ctx.queues, refreshed with the queue statistics */
     struct sb_queue_stat ctxq[SB_CONFIG_QUEUES_MAX];
     size_t n_ctxq;
@@ -75,9 +89,8 @@ bool sb_console_agent_in_queue(const struct sb_agent *a, const char *queue);
 void sb_console_error(struct sb_request *rq, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void sb_console_json(struct sb_request *rq, int status, struct sb_buf *body);
-/* Statistics of every queue with open cases (one store query), and the queues agent a may see
- * with them as a JSON array. */
-#define SB_CONSOLE_QUEUES_MAX 64
+/* Statistics of every queue with open cases (the cache, or one store query before it is filled),
+ * and the queues agent a may see with them as a JSON array. */
 size_t sb_console_queue_stats(struct sb_console *cs, struct sb_queue_stats *st, size_t max);
 void sb_console_queues_json(struct sb_console *cs, const struct sb_agent *a,
                             const struct sb_queue_stats *st, size_t n, struct sb_buf *b);
@@ -87,7 +100,12 @@ void *sb_live_accept(struct sb_console *cs, struct sb_request *rq, struct sb_con
 void sb_live_text(struct sb_console *cs, struct live_conn *lc, const char *data, size_t len);
 void sb_live_closed(struct sb_console *cs, struct live_conn *lc);
 void sb_live_case(void *ud, const struct sb_case *c, const struct sb_case_event *ev);
+/* Push the cached queue statistics to every console and refresh ctx.queues. */
 void sb_live_queues(struct sb_console *cs);
+/* Recompute the statistics (off the loop when it can), then sb_live_queues. */
+void sb_console_refresh_stats(struct sb_console *cs);
+/* Free the console once sb_console_free ran and no worker job is left. */
+void sb_console_maybe_free(struct sb_console *cs);
 /* Close the consoles of a session that ended (logout), or (NULL) of every session that is no
  * longer valid (expired, the agent disabled or given a new password). */
 void sb_live_end_sessions(struct sb_console *cs, const char *token_hash);

@@ -137,9 +137,8 @@ const struct sb_queue_stat *sb_console_ctx_queues(void *ud, size_t *n)
 
 void sb_live_queues(struct sb_console *cs)
 {
-    cs->queues_dirty = false;
-    struct sb_queue_stats st[SB_CONSOLE_QUEUES_MAX];
-    size_t n = sb_console_queue_stats(cs, st, SB_CONSOLE_QUEUES_MAX);
+    const struct sb_queue_stats *st = cs->stats;
+    size_t n = cs->n_stats;
     refresh_ctx(cs, st, n);
     if (!cs->conns)
         return;
