@@ -238,6 +238,8 @@ static void record_case(struct sb_ingest *in, const struct sb_post *p, int64_t r
 {
     struct sb_errbuf eb = {{0}};
     enum sb_err e = SB_OK;
+    /* in the commit of the post and its decision, at the end of this loop iteration */
+    sb_store_set_case_sync(in->store, false);
     if (joined)
         e = sb_casework_join(in->cw, joined, p, rowid, now_ms(), &eb);
     else if (d->action == SB_ACTION_ESCALATE) {
@@ -245,6 +247,7 @@ static void record_case(struct sb_ingest *in, const struct sb_post *p, int64_t r
         if (!e && in->m)
             in->m->cases_opened++;
     }
+    sb_store_set_case_sync(in->store, true);
     if (e) {
         in->st.errors++;
         sb_log(SB_LOG_ERROR, "case_error", "\"post_id\":%s,\"detail\":%s", sb_log_q(p->id),

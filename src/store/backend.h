@@ -159,6 +159,7 @@ struct sb_store {
     const struct sb_store_case_ops *case_ops; /* NULL: the backend keeps no cases */
     int batch_max;                            /* >= 1 */
     bool outbox_sync;                         /* outbox state changes commit at once (default) */
+    bool case_sync;                           /* case writes commit at once (default) */
     int schema_version;                       /* set by the backend after migrating */
 };
 

@@ -110,6 +110,13 @@ struct sb_case_event {
     char detail[4096];  /* JSON object: reasons, note text, transfer from/to, … */
 };
 
+/* Case writes commit before they return (the default), or, with immediate = false, join the
+ * open batch like a post or a decision and become durable at the next sb_store_flush. Ingest
+ * writes the cases its escalations open that way, in the commit of their posts and decisions
+ * (one commit per loop iteration, not one per escalation); an agent's action is always
+ * committed at once. */
+void sb_store_set_case_sync(struct sb_store *s, bool immediate);
+
 /* Create a case and its first event, as one unit (ev may be NULL: no event). Both structs are
  * updated in place: c->id receives the new id, c->version is 1, an empty c->summary becomes the
  * first post's text cut to fit (on a grapheme boundary); ev->case_id and ev->id are filled in.

@@ -723,6 +723,7 @@ enum sb_err sb_store_sqlite_open(const char *path, const struct sb_store_config 
     ss->base.case_ops = &sb_sqlite_case_ops;
     ss->base.batch_max = cfg->batch_max < 1 ? 1 : cfg->batch_max;
     ss->base.outbox_sync = true;
+    ss->base.case_sync = true;
     sb_buf_init(&ss->json, SCRATCH_MAX);
 
     if (sqlite3_open_v2(path, &ss->db,

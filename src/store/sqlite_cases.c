@@ -140,7 +140,8 @@ static enum sb_err begin(struct sqlite_store *ss, bool *began, struct sb_errbuf 
     return sb_sqlite_tx_begin(ss, eb);
 }
 
-/* End a write. n > 0 rows written and e == SB_OK: commit now, with the batch (cases.h). With
+/* End a write. n > 0 rows written and e == SB_OK: commit now, with the batch (cases.h), or
+ * count them into the batch when the owner chose group commit (sb_store_set_case_sync). With
  * nothing written, a transaction this call opened is closed again (it holds the write lock
  * another process may be waiting for) and a batch that was open is left alone. Returns e, or
  * the commit's error. */
@@ -148,6 +149,8 @@ static enum sb_err finish(struct sqlite_store *ss, bool began, int n, enum sb_er
                           struct sb_errbuf *eb)
 {
     if (e == SB_OK && n > 0) {
+        if (!ss->base.case_sync)
+            return sb_sqlite_write_done_n(ss, n, eb);
         ss->pending += n;
         return sb_sqlite_tx_commit(ss, eb);
     }

@@ -478,6 +478,12 @@ void sb_store_set_outbox_sync(struct sb_store *s, bool immediate)
         s->outbox_sync = immediate;
 }
 
+void sb_store_set_case_sync(struct sb_store *s, bool immediate)
+{
+    if (s)
+        s->case_sync = immediate;
+}
+
 int64_t sb_store_key(const char *platform, const char *value)
 {
     if (!value)
