@@ -2,6 +2,7 @@
  * case change goes, as one JSON message, to each console whose agent may see the case; queue
  * statistics follow changes (at most every QUEUES_MIN_MS) and a timer. A console that cannot keep
  * up is dropped by the server (its queue limit) and resyncs when it reconnects. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,12 +75,15 @@ void sb_live_closed(struct sb_console *cs, struct live_conn *lc)
         cs->ctxq[i].agents_online = online_in(cs, cs->ctxq[i].name);
 }
 
-/* Send one message to every console whose agent may see c (NULL: every console). */
-static void broadcast(struct sb_console *cs, const struct sb_case *c, const struct sb_buf *b)
+/* Send one message to every console whose agent may see c, or (from_queue non-NULL) could see
+ * it before it was transferred out of that queue: their list drops it. */
+static void broadcast(struct sb_console *cs, const struct sb_case *c, const char *from_queue,
+                      const struct sb_buf *b)
 {
     for (struct live_conn *lc = cs->conns, *next; lc; lc = next) {
         next = lc->next; /* a send that overflows closes the connection later, not now */
-        if (!c || sb_console_may_see(&lc->agent, c))
+        if (sb_console_may_see(&lc->agent, c) ||
+            (from_queue && sb_console_agent_in_queue(&lc->agent, from_queue)))
             sb_conn_send(lc->conn, b->data, b->len);
     }
 }
@@ -104,7 +108,12 @@ void sb_live_case(void *ud, const struct sb_case *c, const struct sb_case_event 
         sb_buf_puts(&b, "null");
     }
     sb_buf_printf(&b, ",\"event_id\":%lld}", (long long)ev->id);
-    broadcast(cs, c, &b);
+    json_t *detail = NULL;
+    const char *from = NULL;
+    if (ev->kind == SB_CASE_EV_TRANSFERRED && (detail = json_loads(ev->detail, 0, NULL)) != NULL)
+        from = json_string_value(json_object_get(detail, "from_queue"));
+    broadcast(cs, c, from, &b);
+    json_decref(detail);
     sb_buf_free(&b);
     /* new cases and ownership changes move the queue counters: pushed by the next tick */
     cs->queues_dirty = true;

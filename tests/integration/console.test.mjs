@@ -210,8 +210,13 @@ test('notes, transfer, resolve and reopen, with roles', async () => {
   assert.equal(note.json.event.kind, 'note');
   // bob may not resolve alice's case; the supervisor may
   assert.equal((await bob.post(`/api/cases/${c.id}/resolve`)).status, 409);
-  // transfer to billing: alice (not in billing) loses sight of it; carl sees it
+  // transfer to billing: alice (not in billing) loses sight of it — her console is told, so
+  // her list drops it — and carl sees it
+  const live = await alice.live();
   const t = await alice.post(`/api/cases/${c.id}/transfer`, { queue: 'billing' });
+  const gone = await until(() => live.messages.find((m) => m.type === 'case' && m.case.id === c.id && m.event === 'transferred'), 'the transfer push');
+  assert.equal(gone.case.queue, 'billing');
+  live.ws.close();
   assert.equal(t.status, 200);
   assert.equal(t.json.case.queue, 'billing');
   assert.equal((await carl.get(`/api/cases/${c.id}`)).status, 200);
