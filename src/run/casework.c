@@ -61,6 +61,12 @@ void sb_casework_listen(struct sb_casework *cw, sb_case_listener fn, void *ud)
 
 static void notify(struct sb_casework *cw, const struct sb_case *c, const struct sb_case_event *ev)
 {
+    sb_log(SB_LOG_INFO, "case",
+           "\"case\":%lld,\"kind\":\"%s\",\"queue\":%s,\"owner\":\"%s\",\"assignee\":%lld,"
+           "\"actor\":%lld,\"platform\":\"%s\",\"thread\":%s",
+           (long long)c->id, sb_case_event_name(ev->kind), sb_log_q(c->queue),
+           sb_case_owner_name(c->st.owner), (long long)c->st.assignee, (long long)ev->actor_id,
+           sb_platform_name(c->platform), sb_log_q(c->thread_id));
     for (int i = 0; i < cw->n_listeners; i++)
         cw->listeners[i].fn(cw->listeners[i].ud, c, ev);
 }

@@ -216,6 +216,37 @@ static void decide_own(struct sb_decision *d)
     sb_decision_add_reason(d, "guardrail: the brand's own post (echo suppression)");
 }
 
+/* Kill switch: nothing automatic goes out; what would have been said waits for a human. */
+static void apply_pause(struct sb_decision *d)
+{
+    if (d->action == SB_ACTION_IGNORE || d->action == SB_ACTION_ESCALATE)
+        return;
+    d->action = SB_ACTION_ESCALATE;
+    d->reply = d->message = NULL;
+    d->queue = "support";
+    d->priority = SB_PRIORITY_NORMAL;
+    sb_decision_add_reason(d, "guardrail: automated replies are paused (kill switch)");
+}
+
+static void log_decision(const struct sb_connector *c, const struct sb_post *p,
+                         const struct sb_decision *d, size_t n_effects)
+{
+    char reasons[600] = "";
+    size_t at = 0;
+    for (int i = 0; i < d->n_reasons && at < sizeof reasons - 2; i++)
+        at += (size_t)snprintf(reasons + at, sizeof reasons - at, "%s%s", i ? "; " : "",
+                               d->reasons[i]);
+    sb_log(SB_LOG_INFO, "decided",
+           "\"platform\":\"%s\",\"account\":%s,\"post_id\":%s,\"author\":%s,\"action\":\"%s\","
+           "\"queue\":%s,\"effects\":%zu,\"reasons\":%s,\"policy\":\"%s\",\"latency_us\":%.1f%s%s",
+           sb_platform_name(p->platform), sb_log_q(c->conf->name), sb_log_q(p->id),
+           sb_log_q(p->author.handle ? p->author.handle : p->author.id), sb_action_name(d->action),
+           sb_log_q(d->action == SB_ACTION_ESCALATE ? d->queue : NULL), n_effects,
+           sb_log_q(reasons), d->policy_version ? d->policy_version : "",
+           (double)d->latency_ns / 1000.0, d->error ? ",\"policy_error\":" : "",
+           d->error ? sb_log_q(d->error->message) : "");
+}
+
 /* A post on a thread a human owns: the policy stays silent (design §3), the post joins the
  * case. Recorded as an escalation to the case's queue, with no effect. */
 static void decide_joined(struct sb_decision *d, const struct sb_case *c)
@@ -253,37 +284,6 @@ static void record_case(struct sb_ingest *in, const struct sb_post *p, int64_t r
         sb_log(SB_LOG_ERROR, "case_error", "\"post_id\":%s,\"detail\":%s", sb_log_q(p->id),
                sb_log_q(eb.msg));
     }
-}
-
-/* Kill switch: nothing automatic goes out; what would have been said waits for a human. */
-static void apply_pause(struct sb_decision *d)
-{
-    if (d->action == SB_ACTION_IGNORE || d->action == SB_ACTION_ESCALATE)
-        return;
-    d->action = SB_ACTION_ESCALATE;
-    d->reply = d->message = NULL;
-    d->queue = "support";
-    d->priority = SB_PRIORITY_NORMAL;
-    sb_decision_add_reason(d, "guardrail: automated replies are paused (kill switch)");
-}
-
-static void log_decision(const struct sb_connector *c, const struct sb_post *p,
-                         const struct sb_decision *d, size_t n_effects)
-{
-    char reasons[600] = "";
-    size_t at = 0;
-    for (int i = 0; i < d->n_reasons && at < sizeof reasons - 2; i++)
-        at += (size_t)snprintf(reasons + at, sizeof reasons - at, "%s%s", i ? "; " : "",
-                               d->reasons[i]);
-    sb_log(SB_LOG_INFO, "decided",
-           "\"platform\":\"%s\",\"account\":%s,\"post_id\":%s,\"author\":%s,\"action\":\"%s\","
-           "\"queue\":%s,\"effects\":%zu,\"reasons\":%s,\"policy\":\"%s\",\"latency_us\":%.1f%s%s",
-           sb_platform_name(p->platform), sb_log_q(c->conf->name), sb_log_q(p->id),
-           sb_log_q(p->author.handle ? p->author.handle : p->author.id), sb_action_name(d->action),
-           sb_log_q(d->action == SB_ACTION_ESCALATE ? d->queue : NULL), n_effects,
-           sb_log_q(reasons), d->policy_version ? d->policy_version : "",
-           (double)d->latency_ns / 1000.0, d->error ? ",\"policy_error\":" : "",
-           d->error ? sb_log_q(d->error->message) : "");
 }
 
 /* A revision tag for an edited text: the same edit delivered twice plans the same keys. */
@@ -324,6 +324,15 @@ static void handle_edit(struct sb_ingest *in, struct sb_connector *c, struct sb_
         sb_log(SB_LOG_ERROR, "store_error", "\"detail\":%s", sb_log_q(eb.msg));
         return;
     }
+    struct sb_case human_case;
+    if (in->cw && sb_casework_human_thread(in->cw, p, &human_case)) {
+        /* a human owns the thread: the agent sees the edit in the case, the policy stays out */
+        sb_log(SB_LOG_INFO, "edited",
+               "\"platform\":\"%s\",\"post_id\":%s,\"case\":%lld,\"detail\":"
+               "\"edited on a thread a human owns: not decided again\"",
+               sb_platform_name(p->platform), sb_log_q(p->id), (long long)human_case.id);
+        return;
+    }
     struct sb_decision *d = &in->d;
     struct sb_ctx ctx = {0};
     struct sb_store_history_src hs;
@@ -359,6 +368,8 @@ static void handle_edit(struct sb_ingest *in, struct sb_connector *c, struct sb_
         in->st.enqueued += (long)k;
         in->kick_pending = 1;
     }
+    if (in->cw)
+        record_case(in, p, rowid, d, NULL);
 }
 
 void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, const char *raw,

@@ -146,6 +146,7 @@ test('an edit before the reply goes out: the pending reply is cancelled and the 
   assert.equal(second.action, 'escalate');
   assert.equal(second.queue, 'legal');
   assert.match(second.reasons, /re-decided: the post was edited/);
+  await until(() => svc.events('case').some((e) => e.thread === status.id && e.kind === 'escalated' && e.queue === 'legal'), 'a case for the edit');
   await sleep(3500); // past the rate limit: the cancelled praise must not go out
   assert.equal((await repliesTo(status.id)).length, 0);
 });
