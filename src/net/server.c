@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/chunked.h"
 #include "net/internal.h"
 #include "util/buf.h"
 
@@ -39,7 +40,6 @@
 #define GONE_CHECK_MS 200            /* how often clients of unanswered requests are checked */
 #define ACCEPT_BATCH 64              /* connections accepted per readiness event */
 #define ACCEPT_PAUSE_MS 100          /* listener rest after EMFILE and friends */
-#define CHUNK_TRAILER_MAX 8192
 
 /* ---- structures ---------------------------------------------------------------------------- */
 
@@ -50,27 +50,6 @@ struct kv {
 struct kvs {
     struct kv *a;
     size_t n, cap;
-};
-
-enum chunk_state {
-    CH_SIZE,
-    CH_EXT,
-    CH_SIZE_LF,
-    CH_DATA,
-    CH_DATA_CR,
-    CH_DATA_LF,
-    CH_TRAILER_START,
-    CH_TRAILER_LINE,
-    CH_TRAILER_LF,
-    CH_LAST_LF,
-    CH_DONE,
-};
-
-struct chunked {
-    enum chunk_state st;
-    uint64_t size; /* of the chunk being read */
-    int digits;
-    size_t ext, trailer;
 };
 
 enum rq_state {
@@ -87,7 +66,7 @@ struct sb_request {
     int cookies_parsed;
     struct sb_buf body;
     int chunked;
-    struct chunked ch;
+    struct sb_chunked ch;
     int head; /* HEAD: the answer has no body */
     int64_t t0;
     char peer[64];
@@ -692,108 +671,6 @@ static void dispatch(struct sb_conn *c)
     }
 }
 
-/* Feed chunked transfer coding; 1 when the last chunk is in, 0 for more, or an HTTP error. */
-static int chunked_feed(struct sb_request *rq, const unsigned char *p, size_t n)
-{
-    struct chunked *ch = &rq->ch;
-    size_t i = 0;
-    while (i < n && ch->st != CH_DONE) {
-        unsigned char b = p[i];
-        switch (ch->st) {
-        case CH_SIZE: {
-            int v = sb_hex_digit(b);
-            if (v >= 0) {
-                if (++ch->digits > 15)
-                    return 413;
-                ch->size = ch->size * 16 + (uint64_t)v;
-            } else if (!ch->digits) {
-                return 400;
-            } else if (b == ';' || b == ' ' || b == '\t') {
-                ch->st = CH_EXT;
-            } else if (b == '\r') {
-                ch->st = CH_SIZE_LF;
-            } else {
-                return 400;
-            }
-            if (ch->size > rq->body.max - rq->body.len)
-                return 413;
-            i++;
-            break;
-        }
-        case CH_EXT:
-            if (b == '\r')
-                ch->st = CH_SIZE_LF;
-            else if (++ch->ext > 1024)
-                return 400;
-            i++;
-            break;
-        case CH_SIZE_LF:
-            if (b != '\n')
-                return 400;
-            ch->st = ch->size ? CH_DATA : CH_TRAILER_START;
-            i++;
-            break;
-        case CH_DATA: {
-            size_t take = n - i;
-            if (take > ch->size)
-                take = (size_t)ch->size;
-            if (sb_buf_append(&rq->body, p + i, take) != SB_OK)
-                return 413;
-            ch->size -= take;
-            i += take;
-            if (!ch->size)
-                ch->st = CH_DATA_CR;
-            break;
-        }
-        case CH_DATA_CR:
-            if (b != '\r')
-                return 400;
-            ch->st = CH_DATA_LF;
-            i++;
-            break;
-        case CH_DATA_LF:
-            if (b != '\n')
-                return 400;
-            ch->st = CH_SIZE;
-            ch->size = 0;
-            ch->digits = 0;
-            ch->ext = 0;
-            i++;
-            break;
-        case CH_TRAILER_START:
-            ch->st = b == '\r' ? CH_LAST_LF : CH_TRAILER_LINE;
-            if (++ch->trailer > CHUNK_TRAILER_MAX)
-                return 400;
-            i++;
-            break;
-        case CH_TRAILER_LINE:
-            if (b == '\r')
-                ch->st = CH_TRAILER_LF;
-            if (++ch->trailer > CHUNK_TRAILER_MAX)
-                return 400;
-            i++;
-            break;
-        case CH_TRAILER_LF:
-            if (b != '\n')
-                return 400;
-            ch->st = CH_TRAILER_START;
-            i++;
-            break;
-        case CH_LAST_LF:
-            if (b != '\n')
-                return 400;
-            ch->st = CH_DONE;
-            i++;
-            break;
-        case CH_DONE:
-            break;
-        }
-    }
-    return ch->st == CH_DONE;
-}
-
-/* Refuse a body: 413 now, then read and drop at most DRAIN_MAX bytes of it so the client is
- * reading our answer, not a reset, when we close. */
 static void refuse_body(struct sb_conn *c, size_t remaining, int expect_continue)
 {
     conn_fail(c, 413, "request body too large\n");
@@ -903,7 +780,7 @@ static int on_http_body(struct sb_conn *c, const unsigned char *in, size_t len)
     if (sb_loop_mono_ms(s->loop) - rq->t0 > BODY_DEADLINE_MS)
         return -1;
     if (rq->chunked) {
-        int r = chunked_feed(rq, in, len);
+        int r = sb_chunked_feed(&rq->ch, &rq->body, in, len);
         if (r == 1) {
             dispatch(c);
             if (c->rq == rq)

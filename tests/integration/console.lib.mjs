@@ -1,6 +1,7 @@
-// console.lib.mjs — shared by the console tests (API and browser): the Mastodon emulator, the
-// service with its console on a free loopback port, agents made with `switchboard agent add`,
-// and a small API client that keeps a session cookie and CSRF token like the web app does.
+// console.lib.mjs — shared by the console tests (API and browser): the Mastodon emulator (or,
+// with {platform: 'bluesky'}, the Bluesky one), the service with its console on a free loopback
+// port, agents made with `switchboard agent add`, and a small API client that keeps a session
+// cookie and CSRF token like the web app does.
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
@@ -12,6 +13,8 @@ export const WebSocket = require('../emulators/node_modules/ws');
 const { start } = require('../emulators/mastodon/server.js');
 
 export const PASSWORD = 'correct horse battery staple';
+/** The brand's app password on the Bluesky emulator (one with chat access). */
+export const BLUESKY_APP_PASSWORD = 'brand-app-password';
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -24,14 +27,22 @@ export async function freePort() {
   });
 }
 
-/** Emulator + service + console; agents: [{name, role, queues}] */
-export async function startConsole(agents, extraLua = '') {
-  const emu = await start({ port: 0, pingMs: 1000 });
-  const base = `http://127.0.0.1:${emu.port}`;
+/** Emulator + service + console; agents: [{name, role, queues}]; opts.platform: 'mastodon'
+ * (default) or 'bluesky' (then the result has the Bluesky emulator's views instead). */
+export async function startConsole(agents, extraLua = '', opts = {}) {
+  const bluesky = opts.platform === 'bluesky';
+  const emu = bluesky
+    ? await require('../emulators/bluesky/server.js').start({ port: 0, pingMs: 1000 })
+    : await start({ port: 0, pingMs: 1000 });
+  const base = bluesky ? emu.pds : `http://127.0.0.1:${emu.port}`;
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
+  const account = bluesky
+    ? `{ platform = "bluesky", name = "acme", pds_url = "${emu.pds}", jetstream_url = "${emu.jetstream}", ` +
+      `identifier = "acme.test", password = "${BLUESKY_APP_PASSWORD}" }`
+    : `{ platform = "mastodon", name = "acme", base_url = "${base}", token = "brand-token" }`;
   const svc = startService(
-    `{ platform = "mastodon", name = "acme", base_url = "${base}", token = "brand-token" }`,
+    account,
     `  console = { listen = "127.0.0.1:${port}", origin = "${origin}", web = "${path.join(repo, 'web')}" },\n` +
       `  queues = { support = { first_response = "30m", next_response = "1h" },\n` +
       `             legal = { first_response = "15m", next_response = "1h" },\n` +
@@ -50,6 +61,13 @@ export async function startConsole(agents, extraLua = '') {
     await emu.close();
     throw e;
   }
+  const stop = async () => {
+    const ex = await svc.stop('SIGTERM');
+    await emu.close();
+    return ex;
+  };
+  const common = { emu, base, port, origin, url: origin + '/', svc, db, stop };
+  if (bluesky) return { ...common, ...blueskyViews(base) };
   // customers by name: made on the emulator at their first post
   const known = new Map();
   const inject = async (b) => {
@@ -65,12 +83,27 @@ export async function startConsole(agents, extraLua = '') {
     return j;
   };
   const brandStatuses = async () => (await fetch(base + '/__emu/statuses?created_by=brand')).json();
-  const stop = async () => {
-    const ex = await svc.stop('SIGTERM');
-    await emu.close();
-    return ex;
+  return { ...common, inject, brandStatuses };
+}
+
+/** The Bluesky emulator's control API: inject a post ({author, text, reply_to, mention_brand…}:
+ * {uri, cid, event, record}), the brand's post records, the chat messages, the request log. */
+function blueskyViews(base) {
+  const call = async (method, p, body) => {
+    const r = await fetch(base + p, {
+      method, headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`);
+    return r.json();
   };
-  return { emu, base, port, origin, url: origin + '/', svc, db, inject, brandStatuses, stop };
+  return {
+    inject: (b) => call('POST', '/__emu/inject', b),
+    brandPosts: async () =>
+      (await call('GET', '/__emu/records?repo=acme.test&collection=app.bsky.feed.post')).records,
+    messages: async () => (await call('GET', '/__emu/messages')).messages,
+    requests: async (p) => (await call('GET', `/__emu/log?path=${encodeURIComponent(p)}`)).entries,
+  };
 }
 
 /** An API client with a cookie jar of one cookie and the CSRF token. */
