@@ -932,10 +932,12 @@ function replyLimit() {
 function measureReply() {
   const text = $('#reply-text').value;
   const bytes = utf8Bytes(text);
-  if ($('#reply-private').checked) {
+  const priv = $('#reply-private').checked;
+  const lp = S.detail && S.detail.limit_private;
+  if (priv && !lp) {
     return { n: bytes, max: PRIVATE_MAX_BYTES, unit: 'bytes', over: bytes > PRIVATE_MAX_BYTES };
   }
-  const lim = replyLimit();
+  const lim = priv ? lp : replyLimit();
   const n = lim.unit === 'graphemes' ? graphemes(text) : codePoints(text);
   return { n, max: lim.max, unit: lim.unit, over: n > lim.max || bytes > PRIVATE_MAX_BYTES };
 }

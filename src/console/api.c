@@ -515,11 +515,14 @@ static void case_detail(struct sb_console *cs, struct sb_request *rq, struct api
                   (long long)author.author_followers, author.author_verified ? "true" : "false",
                   author.author_bot ? "true" : "false", (long long)h.posts, (long long)h.answered,
                   (long long)h.escalated);
-    size_t max;
-    bool g;
-    sb_casework_limit(c.platform, &max, &g);
-    sb_buf_printf(&b, ",\"limit\":{\"max\":%zu,\"unit\":\"%s\"}}", max,
-                  g ? "graphemes" : "characters");
+    size_t max, pmax;
+    bool g, pg;
+    sb_casework_limit(&c, false, &max, &g);
+    sb_casework_limit(&c, true, &pmax, &pg);
+    sb_buf_printf(&b,
+                  ",\"limit\":{\"max\":%zu,\"unit\":\"%s\"},"
+                  "\"limit_private\":{\"max\":%zu,\"unit\":\"%s\"}}",
+                  max, g ? "graphemes" : "characters", pmax, pg ? "graphemes" : "characters");
     sb_console_json(rq, 200, &b);
 out:
     sb_buf_free(&b);

@@ -295,32 +295,65 @@ void sb_casework_delivery(struct sb_casework *cw, const struct sb_outbox_entry *
     }
 }
 
-void sb_casework_limit(enum sb_platform pl, size_t *max, bool *graphemes)
+/* The mention the platform's sender puts before the text, unless the text already has it
+ * (Mastodon: anywhere, for public replies and direct messages alike; Bluesky: at the start of
+ * a public reply; chat messages have none): "@handle " or "". */
+static void mention_prefix(const struct sb_case *c, const char *text, bool private_reply, char *out,
+                           size_t cap)
+{
+    out[0] = 0;
+    if (!c->author_handle[0] || (c->platform == SB_PLATFORM_BLUESKY && private_reply))
+        return;
+    char m[SB_OUTBOX_REF_MAX + 2];
+    snprintf(m, sizeof m, "@%s", c->author_handle);
+    size_t ml = strlen(m);
+    if (text && c->platform == SB_PLATFORM_MASTODON && strstr(text, m))
+        return;
+    if (text && c->platform == SB_PLATFORM_BLUESKY && strncmp(text, m, ml) == 0 &&
+        (!text[ml] || text[ml] == ' '))
+        return;
+    snprintf(out, cap, "%s ", m);
+}
+
+void sb_casework_limit(const struct sb_case *c, bool private_reply, size_t *max, bool *graphemes)
 {
     int g = 0;
-    *max = sb_template_platform_limit(pl, &g);
+    size_t platform_max = sb_template_platform_limit(c->platform, &g);
+    if (private_reply && c->platform == SB_PLATFORM_BLUESKY)
+        platform_max = SB_BLUESKY_CHAT_MAX; /* chat messages: 1,000 graphemes */
+    char prefix[SB_OUTBOX_REF_MAX + 3];
+    mention_prefix(c, NULL, private_reply, prefix, sizeof prefix);
+    size_t pl =
+        g ? sb_utf8_graphemes(prefix, strlen(prefix)) : sb_utf8_codepoints(prefix, strlen(prefix));
+    *max = platform_max > pl ? platform_max - pl : 0;
     *graphemes = g != 0;
 }
 
-/* Validate an agent's reply text against the platform (public) or the DM limit. */
-static enum sb_err check_text(enum sb_platform pl, const char *text, bool private_reply,
+/* Validate an agent's reply against what will actually be sent: the platform's limit for a
+ * public reply or a direct message, counted over the text with the mention the sender adds. */
+static enum sb_err check_text(const struct sb_case *c, const char *text, bool private_reply,
                               struct sb_errbuf *eb)
 {
     size_t n = text ? strlen(text) : 0;
     if (n == 0)
         return sb_errf(eb, SB_ERR_INVAL, "text is empty");
-    if (n >= SB_OUTBOX_TEXT_MAX - 200 || !sb_utf8_valid(text, n))
+    if (n >= SB_OUTBOX_TEXT_MAX - SB_OUTBOX_REF_MAX - 8 || !sb_utf8_valid(text, n))
         return sb_errf(eb, SB_ERR_INVAL, "text must be valid UTF-8 of at most %d bytes",
-                       SB_OUTBOX_TEXT_MAX - 200);
-    if (private_reply)
-        return SB_OK;
-    size_t max;
-    bool g;
-    sb_casework_limit(pl, &max, &g);
-    size_t len = g ? sb_utf8_graphemes(text, n) : sb_utf8_codepoints(text, n);
+                       SB_OUTBOX_TEXT_MAX - SB_OUTBOX_REF_MAX - 8);
+    int g = 0;
+    size_t max = sb_template_platform_limit(c->platform, &g);
+    if (private_reply && c->platform == SB_PLATFORM_BLUESKY)
+        max = SB_BLUESKY_CHAT_MAX;
+    char prefix[SB_OUTBOX_REF_MAX + 3];
+    mention_prefix(c, text, private_reply, prefix, sizeof prefix);
+    size_t pn = strlen(prefix);
+    size_t len = g ? sb_utf8_graphemes(prefix, pn) + sb_utf8_graphemes(text, n)
+                   : sb_utf8_codepoints(prefix, pn) + sb_utf8_codepoints(text, n);
     if (len > max)
-        return sb_errf(eb, SB_ERR_INVAL, "a public reply on %s is at most %zu %s (this one is %zu)",
-                       sb_platform_name(pl), max, g ? "graphemes" : "characters", len);
+        return sb_errf(eb, SB_ERR_INVAL, "%s on %s is at most %zu %s%s%s (this one is %zu)",
+                       private_reply ? "a direct message" : "a public reply",
+                       sb_platform_name(c->platform), max, g ? "graphemes" : "characters",
+                       pn ? ", counting the mention " : "", pn ? prefix : "", len);
     return SB_OK;
 }
 
@@ -416,7 +449,7 @@ enum sb_err sb_casework_act(struct sb_casework *cw, int64_t case_id, const struc
                                          !sb_utf8_valid(req->text, strlen(req->text))))
         return sb_errf(eb, SB_ERR_INVAL, "a note is 1 to 4000 bytes of UTF-8");
     if (req->kind == SB_CASE_EV_REPLY) {
-        if ((e = check_text(c->platform, req->text, req->private_reply, eb)))
+        if ((e = check_text(c, req->text, req->private_reply, eb)))
             return e;
         size_t rl = req->request_id ? strlen(req->request_id) : 0;
         if (rl == 0 || rl > 64 ||

@@ -83,8 +83,11 @@ enum sb_err sb_casework_act(struct sb_casework *cw, int64_t case_id, const struc
                             const char *actor_name, const struct sb_case_request *req,
                             int64_t now_ms, struct sb_case_outcome *out, struct sb_errbuf *eb);
 
-/* Platform limit for a public reply text, as the console shows it: max and whether it counts
+/* Room for an agent's reply text on case c, as the console shows it: the platform's limit for a
+ * public reply or a direct message (Bluesky chat: SB_BLUESKY_CHAT_MAX graphemes) less the
+ * "@handle " mention the sender puts before a text that lacks it; and whether it counts
  * graphemes (Bluesky) or code points (Mastodon). */
-void sb_casework_limit(enum sb_platform pl, size_t *max, bool *graphemes);
+#define SB_BLUESKY_CHAT_MAX 1000
+void sb_casework_limit(const struct sb_case *c, bool private_reply, size_t *max, bool *graphemes);
 
 #endif

@@ -134,7 +134,9 @@ test('an escalated post appears live on the consoles that may see it, with its t
   assert.match(d.posts[0].decision.policy_version, /^[0-9a-f]+/);
   assert.equal(d.events[0].kind, 'escalated');
   assert.equal(d.author.handle.startsWith('dana'), true);
-  assert.deepEqual(d.limit, { max: 500, unit: 'characters' });
+  // 500 characters less the "@dana " the reply opens with (the sender adds it)
+  assert.deepEqual(d.limit, { max: 500 - '@dana '.length, unit: 'characters' });
+  assert.deepEqual(d.limit_private, { max: 500 - '@dana '.length, unit: 'characters' });
   assert.equal((await carl.get(`/api/cases/${c.id}`)).status, 403, 'not in her queue');
   liveAlice.ws.close();
   liveCarl.ws.close();

@@ -60,7 +60,9 @@ test('a legal threat on Bluesky becomes an urgent legal case, with the Bluesky l
   assert.equal(c.assignee, null);
   const d = await detail(c.id);
   assert.equal(d.case.platform, 'bluesky');
-  assert.deepEqual(d.limit, { max: 300, unit: 'graphemes' });
+  // 300 graphemes, less the "@dave.test " mention the reply opens with; chat: 1,000
+  assert.deepEqual(d.limit, { max: 300 - '@dave.test '.length, unit: 'graphemes' });
+  assert.deepEqual(d.limit_private, { max: 1000, unit: 'graphemes' });
   assert.equal(d.posts.length, 1);
   assert.equal(d.posts[0].post_id, post.uri);
   assert.equal(d.posts[0].decision.action, 'escalate');
@@ -191,15 +193,19 @@ test('a private reply: one chat message to the customer, once per request_id', a
   assert.deepEqual(await repliesTo(post.uri), [], 'nothing in public');
 });
 
-test('the public limit is 300 graphemes: 301 refused, 300 accepted and posted within the limit', async () => {
+test('the public limit is 300 graphemes with the mention: one more refused, the rest posted within it', async () => {
   const { post, c } = await escalate('carol.test');
   assert.equal((await alice.post(`/api/cases/${c.id}/claim`)).status, 200);
-  const over = await alice.post(`/api/cases/${c.id}/reply`, { text: THUMB.repeat(301), request_id: 'carol-301' });
+  const room = 300 - '@carol.test '.length;
+  const over = await alice.post(`/api/cases/${c.id}/reply`, { text: THUMB.repeat(room + 1), request_id: 'carol-301' });
   assert.equal(over.status, 400, over.text);
   assert.equal(over.json.error.code, 'invalid');
-  // a private reply is not held to the public limit
-  assert.equal(graphemes(THUMB.repeat(300)), 300);
-  const ok = await alice.post(`/api/cases/${c.id}/reply`, { text: THUMB.repeat(300), private: false, request_id: 'carol-300' });
+  assert.match(over.json.error.message, /counting the mention @carol\.test/);
+  // a text that opens with the mention itself has the whole 300
+  const own = await alice.post(`/api/cases/${c.id}/reply`, { text: '@carol.test ' + THUMB.repeat(room + 1), request_id: 'carol-own' });
+  assert.equal(own.status, 400, 'still over: the mention counts either way');
+  assert.equal(graphemes(THUMB.repeat(room)), room);
+  const ok = await alice.post(`/api/cases/${c.id}/reply`, { text: THUMB.repeat(room), private: false, request_id: 'carol-300' });
   assert.equal(ok.status, 202, ok.text);
   assert.equal(ok.json.reply.kind, 'public_reply');
   const [rec] = await until(async () => {
@@ -213,4 +219,21 @@ test('the public limit is 300 graphemes: 301 refused, 300 accepted and posted wi
   }, 'the reply recorded as sent');
   assert.equal(d.replies[0].remote_id, rec.uri);
   assert.equal(d.replies.length, 1, 'the refused one left nothing');
+});
+
+// The Bluesky sender opens a public reply with "@handle " (a mention facet) and cuts the whole
+// to 300 graphemes: the limit the console advertises leaves room for it, so a reply of exactly
+// that length reaches the customer whole.
+test('a public reply of exactly the advertised limit reaches the customer whole', async () => {
+  const { post, c } = await escalate('dave.test', '@acme.test my lawyer will be in touch about the refund, again');
+  assert.equal((await alice.post(`/api/cases/${c.id}/claim`)).status, 200);
+  const { limit } = await detail(c.id);
+  const text = THUMB.repeat(limit.max);
+  const r = await alice.post(`/api/cases/${c.id}/reply`, { text, request_id: 'dave-limit' });
+  assert.equal(r.status, 202, r.text);
+  const [rec] = await until(async () => {
+    const a = await repliesTo(post.uri);
+    return a.length && a;
+  }, 'the reply record');
+  assert.ok(rec.value.text.includes(text), `the whole text was posted (got ${graphemes(rec.value.text)} graphemes, ending ${JSON.stringify(rec.value.text.slice(-3))})`);
 });
