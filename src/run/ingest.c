@@ -411,6 +411,11 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
     int64_t rowid;
     enum sb_err e = sb_store_post_insert(in->store, p, raw, raw_len, &rowid, &eb);
     if (e == SB_ERR_DUP && ev->type == SB_EVENT_UPDATE) {
+        /* the record (and the console) shows the edited text */
+        if (sb_store_post_edit(in->store, p, raw, raw_len, &eb) != SB_OK)
+            sb_log(SB_LOG_ERROR, "store_error", "\"post_id\":%s,\"detail\":%s", sb_log_q(p->id),
+                   sb_log_q(eb.msg));
+        in->dirty = 1;
         int own = c->self_id[0] && p->author.id && strcmp(p->author.id, c->self_id) == 0;
         if (!own)
             handle_edit(in, c, p, rowid);

@@ -46,6 +46,8 @@ struct sb_store_ops {
     enum sb_err (*flush)(struct sb_store *s, struct sb_errbuf *eb);
     enum sb_err (*post_insert)(struct sb_store *s, const struct sb_post *p, const char *raw,
                                size_t raw_len, int64_t *post_rowid, struct sb_errbuf *eb);
+    enum sb_err (*post_edit)(struct sb_store *s, const struct sb_post *p, const char *raw,
+                             size_t raw_len, struct sb_errbuf *eb);
     enum sb_err (*post_mark_deleted)(struct sb_store *s, enum sb_platform platform, const char *id,
                                      struct sb_errbuf *eb);
     /* sb_store_decision_insert is decision_record with no effects */

@@ -41,6 +41,8 @@ static const char *const stmt_sql[ST__N] = {
                        " AND post_id = ?2",
     [ST_POST_DELETE] = "UPDATE posts SET deleted_at = coalesce(deleted_at, ?3)"
                        " WHERE post_key = ?4 AND platform = ?1 AND post_id = ?2",
+    [ST_POST_EDIT] = "UPDATE posts SET text = ?3, lang = ?5, raw = coalesce(?6, raw)"
+                     " WHERE post_key = ?4 AND platform = ?1 AND post_id = ?2",
     [ST_DECISION_INSERT] =
         "INSERT INTO decisions (post_rowid, action, reply, message, queue, priority, reasons,"
         " error, policy_version, latency_ns, decided_at)"
@@ -295,6 +297,39 @@ static enum sb_err sq_post_insert(struct sb_store *s, const struct sb_post *p, c
     }
     if (post_rowid)
         *post_rowid = sqlite3_last_insert_rowid(ss->db);
+    sqlite3_reset(st);
+    e = write_done(ss, eb);
+fail:
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum sb_err sq_post_edit(struct sb_store *s, const struct sb_post *p, const char *raw,
+                                size_t raw_len, struct sb_errbuf *eb)
+{
+    struct sqlite_store *ss = (struct sqlite_store *)s;
+    sqlite3_stmt *st = ss->st[ST_POST_EDIT];
+    const char *pname = sb_platform_name(p->platform);
+    enum sb_err e;
+    int rc;
+
+    if ((e = sb_sqlite_tx_begin(ss, eb)) != SB_OK)
+        goto fail;
+    rc = bind_str(st, 1, pname);
+    rc |= bind_str(st, 2, p->id);
+    rc |= bind_str(st, 3, p->text);
+    rc |= sqlite3_bind_int64(st, 4, sb_store_key(pname, p->id));
+    rc |= bind_str(st, 5, p->lang);
+    rc |=
+        raw ? sqlite3_bind_text(st, 6, raw, (int)raw_len, SQLITE_STATIC) : sqlite3_bind_null(st, 6);
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        e = sb_sqlite_fail_db(ss, "edit post", eb);
+        goto fail;
+    }
+    if (sqlite3_changes(ss->db) == 0) {
+        e = sb_errf(eb, SB_ERR_NOTFOUND, "post %s:%s is not recorded", pname, p->id);
+        goto fail;
+    }
     sqlite3_reset(st);
     e = write_done(ss, eb);
 fail:
@@ -593,6 +628,7 @@ static const struct sb_store_ops sqlite_ops = {
     .flush = sq_flush,
     .post_insert = sq_post_insert,
     .post_mark_deleted = sq_post_mark_deleted,
+    .post_edit = sq_post_edit,
     .decision_record = sq_decision_record,
     .outbox_due = sb_sqlite_outbox_due,
     .outbox_sent = sb_sqlite_outbox_sent,

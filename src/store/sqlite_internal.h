@@ -36,6 +36,7 @@ enum stmt_id {
     ST_POST_INSERT,
     ST_POST_LOOKUP,
     ST_POST_DELETE,
+    ST_POST_EDIT,
     ST_DECISION_INSERT,
     ST_SAVEPOINT,
     ST_RELEASE,

@@ -158,6 +158,17 @@ enum sb_err sb_store_post_insert(struct sb_store *s, const struct sb_post *p, co
     return s->ops->post_insert(s, p, raw, raw_len, post_rowid, eb);
 }
 
+enum sb_err sb_store_post_edit(struct sb_store *s, const struct sb_post *p, const char *raw,
+                               size_t raw_len, struct sb_errbuf *eb)
+{
+    if (!s || !p || !p->id)
+        return sb_errf(eb, SB_ERR_INVAL, "store post edit: NULL argument");
+    if (raw && raw_len > SB_STORE_RAW_MAX)
+        return sb_errf(eb, SB_ERR_TOOBIG, "store post edit: raw JSON of %zu bytes exceeds %u",
+                       raw_len, SB_STORE_RAW_MAX);
+    return s->ops->post_edit(s, p, raw, raw_len, eb);
+}
+
 enum sb_err sb_store_post_mark_deleted(struct sb_store *s, enum sb_platform platform,
                                        const char *id, struct sb_errbuf *eb)
 {

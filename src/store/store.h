@@ -86,6 +86,12 @@ void sb_store_set_batch(struct sb_store *s, int batch_max);
 enum sb_err sb_store_post_insert(struct sb_store *s, const struct sb_post *p, const char *raw,
                                  size_t raw_len, int64_t *post_rowid, struct sb_errbuf *eb);
 
+/* The post (platform, p->id) was edited: its text, language and raw JSON (when raw is not
+ * NULL) become the edit's; what was decided about it stays. A batched write. SB_ERR_NOTFOUND
+ * when no such post is recorded, SB_ERR_TOOBIG as for sb_store_post_insert. */
+enum sb_err sb_store_post_edit(struct sb_store *s, const struct sb_post *p, const char *raw,
+                               size_t raw_len, struct sb_errbuf *eb);
+
 /* Mark the post (platform, id) deleted at the current time (the first deletion time is kept).
  * SB_ERR_NOTFOUND when no such post is recorded. */
 enum sb_err sb_store_post_mark_deleted(struct sb_store *s, enum sb_platform platform,

@@ -204,6 +204,21 @@ test('a private reply reaches the platform exactly once; its delivery shows; a f
   live.ws.close();
 });
 
+test('an edit shows in the case; on a human-owned thread it is not decided again', async () => {
+  const { status, c } = await escalate('ivan');
+  const r = await fetch(env.base + '/__emu/edit', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: status.id, text: 'EDIT: my lawyer is drafting the letter today.' }),
+  });
+  assert.equal(r.status, 200);
+  const d = await until(async () => {
+    const x = (await alice.get(`/api/cases/${c.id}`)).json;
+    return x.posts[0].text.includes('drafting the letter') && x;
+  }, 'the edited text in the case');
+  assert.equal(d.events.filter((e) => e.kind === 'escalated').length, 1);
+  await until(() => env.svc.events('edited').some((e) => e.post_id === status.id && /human owns/.test(e.detail)), 'the edit logged');
+});
+
 test('notes, transfer, resolve and reopen, with roles', async () => {
   const { c } = await escalate('gina');
   assert.equal((await alice.post(`/api/cases/${c.id}/claim`)).status, 200);
