@@ -304,6 +304,20 @@ fail:
     return e;
 }
 
+/* Run a bound UPDATE of one post (rc: the binding's result): SB_ERR_NOTFOUND when no row
+ * matched, else the write counts towards the batch. st is reset. */
+static enum sb_err post_update(struct sqlite_store *ss, sqlite3_stmt *st, int rc, const char *what,
+                               const char *pname, const char *id, struct sb_errbuf *eb)
+{
+    enum sb_err e = SB_OK;
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+        e = sb_sqlite_fail_db(ss, what, eb);
+    else if (sqlite3_changes(ss->db) == 0)
+        e = sb_errf(eb, SB_ERR_NOTFOUND, "post %s:%s is not recorded", pname, id);
+    sqlite3_reset(st);
+    return e ? e : write_done(ss, eb);
+}
+
 static enum sb_err sq_post_edit(struct sb_store *s, const struct sb_post *p, const char *raw,
                                 size_t raw_len, struct sb_errbuf *eb)
 {
@@ -322,16 +336,7 @@ static enum sb_err sq_post_edit(struct sb_store *s, const struct sb_post *p, con
     rc |= bind_str(st, 5, p->lang);
     rc |=
         raw ? sqlite3_bind_text(st, 6, raw, (int)raw_len, SQLITE_STATIC) : sqlite3_bind_null(st, 6);
-    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-        e = sb_sqlite_fail_db(ss, "edit post", eb);
-        goto fail;
-    }
-    if (sqlite3_changes(ss->db) == 0) {
-        e = sb_errf(eb, SB_ERR_NOTFOUND, "post %s:%s is not recorded", pname, p->id);
-        goto fail;
-    }
-    sqlite3_reset(st);
-    e = write_done(ss, eb);
+    return post_update(ss, st, rc, "edit post", pname, p->id, eb);
 fail:
     sqlite3_reset(st);
     return e;
@@ -352,16 +357,7 @@ static enum sb_err sq_post_mark_deleted(struct sb_store *s, enum sb_platform pla
     rc |= bind_str(st, 2, id);
     rc |= sqlite3_bind_int64(st, 3, now_ms());
     rc |= sqlite3_bind_int64(st, 4, sb_store_key(pname, id));
-    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-        e = sb_sqlite_fail_db(ss, "mark post deleted", eb);
-        goto fail;
-    }
-    if (sqlite3_changes(ss->db) == 0) {
-        e = sb_errf(eb, SB_ERR_NOTFOUND, "post %s:%s is not recorded", pname, id);
-        goto fail;
-    }
-    sqlite3_reset(st);
-    e = write_done(ss, eb);
+    return post_update(ss, st, rc, "mark post deleted", pname, id, eb);
 fail:
     sqlite3_reset(st);
     return e;
