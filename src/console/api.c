@@ -709,10 +709,7 @@ static void online_json(struct sb_console *cs, struct sb_buf *b)
     sb_buf_putc(b, '[');
     int first = 1;
     for (struct live_conn *lc = cs->conns; lc; lc = lc->next) {
-        struct live_conn *seen = cs->conns;
-        while (seen != lc && seen->agent.id != lc->agent.id)
-            seen = seen->next;
-        if (seen != lc)
+        if (!sb_live_first_console(cs, lc))
             continue; /* listed at its first console */
         if (!first)
             sb_buf_putc(b, ',');

@@ -111,6 +111,8 @@ void sb_console_maybe_free(struct sb_console *cs);
 void sb_live_end_sessions(struct sb_console *cs, const char *token_hash);
 /* Agents with a console open: fills agents online count. */
 int64_t sb_live_agents_online(const struct sb_console *cs);
+/* Whether lc is its agent's first console in the list (to count or list each agent once). */
+bool sb_live_first_console(const struct sb_console *cs, const struct live_conn *lc);
 int sb_live_consoles_of(const struct sb_console *cs, int64_t agent_id);
 
 /* view.c: JSON of the API's objects (appended to b) */

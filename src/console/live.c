@@ -13,13 +13,16 @@
 static int64_t online_in(const struct sb_console *cs, const char *q)
 {
     int64_t n = 0;
-    for (const struct live_conn *lc = cs->conns; lc; lc = lc->next) {
-        const struct live_conn *seen = cs->conns;
-        while (seen != lc && seen->agent.id != lc->agent.id)
-            seen = seen->next;
-        n += seen == lc && sb_console_agent_in_queue(&lc->agent, q);
-    }
+    for (const struct live_conn *lc = cs->conns; lc; lc = lc->next)
+        n += sb_live_first_console(cs, lc) && sb_console_agent_in_queue(&lc->agent, q);
     return n;
+}
+
+/* ctx.queues' agents online, after a console came or went. */
+static void refresh_online(struct sb_console *cs)
+{
+    for (size_t i = 0; i < cs->n_ctxq; i++)
+        cs->ctxq[i].agents_online = online_in(cs, cs->ctxq[i].name);
 }
 
 void *sb_live_accept(struct sb_console *cs, struct sb_request *rq, struct sb_conn *c)
@@ -46,8 +49,7 @@ void *sb_live_accept(struct sb_console *cs, struct sb_request *rq, struct sb_con
     sb_buf_reset(&b);
     sb_buf_free(&b);
     cs->queues_dirty = true; /* its queues follow with the next tick, with agents online */
-    for (size_t i = 0; i < cs->n_ctxq; i++) /* agents online, at once */
-        cs->ctxq[i].agents_online = online_in(cs, cs->ctxq[i].name);
+    refresh_online(cs);      /* ctx.queues' agents online, at once */
     sb_log(SB_LOG_INFO, "console_connected", "\"agent\":%s,\"consoles\":%d",
            sb_log_q(lc->agent.name), cs->n_conns);
     return lc;
@@ -71,8 +73,7 @@ void sb_live_closed(struct sb_console *cs, struct live_conn *lc)
             break;
         }
     free(lc);
-    for (size_t i = 0; i < cs->n_ctxq; i++)
-        cs->ctxq[i].agents_online = online_in(cs, cs->ctxq[i].name);
+    refresh_online(cs);
 }
 
 /* Send one message to every console whose agent may see c, or (from_queue non-NULL) could see
@@ -172,15 +173,19 @@ int sb_live_consoles_of(const struct sb_console *cs, int64_t agent_id)
     return n;
 }
 
+bool sb_live_first_console(const struct sb_console *cs, const struct live_conn *lc)
+{
+    const struct live_conn *seen = cs->conns;
+    while (seen != lc && seen->agent.id != lc->agent.id)
+        seen = seen->next;
+    return seen == lc;
+}
+
 int64_t sb_live_agents_online(const struct sb_console *cs)
 {
     int64_t n = 0;
-    for (const struct live_conn *lc = cs->conns; lc; lc = lc->next) {
-        const struct live_conn *seen = cs->conns;
-        while (seen != lc && seen->agent.id != lc->agent.id)
-            seen = seen->next;
-        n += seen == lc;
-    }
+    for (const struct live_conn *lc = cs->conns; lc; lc = lc->next)
+        n += sb_live_first_console(cs, lc);
     return n;
 }
 

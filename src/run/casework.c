@@ -241,13 +241,7 @@ enum sb_err sb_casework_escalated(struct sb_casework *cw, const struct sb_post *
         c.first_post_rowid = c.last_post_rowid = post_rowid;
         copy(c.author_id, sizeof c.author_id, p->author.id);
         copy(c.author_handle, sizeof c.author_handle, p->author.handle);
-        size_t n = p->text ? strlen(p->text) : 0;
-        size_t cut = n < sizeof c.summary ? n : sb_utf8_codepoint_prefix(p->text, n, 200);
-        if (cut >= sizeof c.summary)
-            cut = 0;
-        if (p->text)
-            memcpy(c.summary, p->text, cut);
-        c.summary[cut] = 0;
+        /* summary left empty: the store cuts it from the first post's text */
         c.created_at = c.updated_at = c.last_customer_at = now_ms;
         event_init(&ev, 0, SB_CASE_EV_ESCALATED, 0, now_ms);
         ev.post_rowid = post_rowid;
@@ -260,14 +254,14 @@ enum sb_err sb_casework_escalated(struct sb_casework *cw, const struct sb_post *
     return e;
 }
 
-void sb_casework_delivery(struct sb_casework *cw, const struct sb_outbox_entry *e, int64_t now_ms)
+bool sb_casework_delivery(struct sb_casework *cw, const struct sb_outbox_entry *e, int64_t now_ms)
 {
     if (e->state != SB_OUTBOX_SENT && e->state != SB_OUTBOX_DEAD && e->state != SB_OUTBOX_RECONCILE)
-        return;
+        return false;
     struct sb_case c;
     struct sb_errbuf eb = {{0}};
     if (sb_store_case_by_outbox(cw->store, e->id, &c, &eb) != SB_OK)
-        return; /* an automated reply: no case to tell */
+        return false; /* an automated reply: no case to tell */
     bool sent = e->state == SB_OUTBOX_SENT;
     for (int t = 0; t < CAS_TRIES; t++) {
         struct sb_case_event ev;
@@ -280,19 +274,20 @@ void sb_casework_delivery(struct sb_casework *cw, const struct sb_outbox_entry *
         detail(&ev, kv, sizeof kv / sizeof kv[0]);
         struct sb_case_action a = {.kind = ev.kind, .at_ms = now_ms};
         if (sb_case_apply(&c.st, &system_actor, &a) != SB_CASE_OK)
-            return;
+            return true;
         c.updated_at = now_ms;
         enum sb_err err = sb_store_case_update(cw->store, &c, &ev, &eb);
         if (err == SB_OK) {
             notify(cw, &c, &ev);
-            return;
+            return true;
         }
         if (err != SB_ERR_CONFLICT || sb_store_case_get(cw->store, c.id, &c, &eb)) {
             sb_log(SB_LOG_ERROR, "store_error", "\"case\":%lld,\"detail\":%s", (long long)c.id,
                    sb_log_q(eb.msg));
-            return;
+            return true;
         }
     }
+    return true;
 }
 
 /* The mention the platform's sender puts before the text, unless the text already has it

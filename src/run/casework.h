@@ -49,8 +49,9 @@ enum sb_err sb_casework_escalated(struct sb_casework *cw, const struct sb_post *
 /* ---- from the sender -------------------------------------------------------------------- */
 
 /* An outbox entry reached a final state (sent, dead, reconcile): if it was an agent's reply, its
- * case records delivered/failed; a first reply accepted stops the first-response clock. */
-void sb_casework_delivery(struct sb_casework *cw, const struct sb_outbox_entry *e, int64_t now_ms);
+ * case records delivered/failed; a first reply accepted stops the first-response clock. True
+ * when the entry was an agent's reply. */
+bool sb_casework_delivery(struct sb_casework *cw, const struct sb_outbox_entry *e, int64_t now_ms);
 
 /* ---- from the console's API ------------------------------------------------------------- */
 

@@ -286,6 +286,21 @@ static void record_case(struct sb_ingest *in, const struct sb_post *p, int64_t r
     }
 }
 
+/* The policy's decision about p (stored as rowid), with the guardrails it cannot bypass: the
+ * kill switch and the reply budgets. */
+static void decide_by_policy(struct sb_ingest *in, const struct sb_post *p, int64_t rowid,
+                             struct sb_decision *d)
+{
+    struct sb_ctx ctx = {0};
+    struct sb_store_history_src hs;
+    fill_ctx(in, p, rowid, &ctx, &hs);
+    if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
+        in->st.policy_errors++;
+    if (in->cfg->paused)
+        apply_pause(d);
+    apply_budgets(in, p, d, &hs);
+}
+
 /* A revision tag for an edited text: the same edit delivered twice plans the same keys. */
 static void text_revision(const char *text, char out[17])
 {
@@ -334,16 +349,11 @@ static void handle_edit(struct sb_ingest *in, struct sb_connector *c, struct sb_
         return;
     }
     struct sb_decision *d = &in->d;
-    struct sb_ctx ctx = {0};
-    struct sb_store_history_src hs;
-    fill_ctx(in, p, rowid, &ctx, &hs);
-    if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
-        in->st.policy_errors++;
-    if (in->cfg->paused)
-        apply_pause(d);
-    apply_budgets(in, p, d, &hs);
+    decide_by_policy(in, p, rowid, d);
     sb_decision_add_reason(d, "re-decided: the post was edited before its reply went out");
     in->st.actions[d->action]++;
+    if (in->m)
+        sb_metrics_decision(in->m, d);
     struct sb_effect fx[EFFECTS_MAX];
     size_t k = 0;
     if (sb_effects_plan(p, d, fx, EFFECTS_MAX, &k) != SB_OK || in->cfg->dry_run)
@@ -453,14 +463,7 @@ void sb_ingest_event(void *ud, struct sb_connector *c, struct sb_event *ev, cons
         joins = 1;
         decide_joined(d, &human_case);
     } else {
-        struct sb_ctx ctx = {0};
-        struct sb_store_history_src hs;
-        fill_ctx(in, p, rowid, &ctx, &hs);
-        if (sb_policy_decide(in->pol, p, &ctx, d) != SB_OK)
-            in->st.policy_errors++;
-        if (in->cfg->paused)
-            apply_pause(d);
-        apply_budgets(in, p, d, &hs);
+        decide_by_policy(in, p, rowid, d);
     }
     in->st.actions[d->action]++;
     if (in->m)

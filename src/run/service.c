@@ -39,8 +39,8 @@ struct service {
     int stopping;
 };
 
-/* /readyz: the store is open (it is, or we would not be running) and every account has its
- * identity and stream. */
+/* /readyz: the store is open (it is, or we would not be running) and every account has signed
+ * in: credentials checked, its own identity known. */
 static bool ready(void *ud, char *why, size_t n)
 {
     struct service *sv = ud;
@@ -50,7 +50,7 @@ static bool ready(void *ud, char *why, size_t n)
     }
     for (int i = 0; i < sv->n_conns; i++)
         if (!sv->conns[i]->ready) {
-            snprintf(why, n, "account %s is not connected yet", sv->conns[i]->conf->name);
+            snprintf(why, n, "account %s has not signed in yet", sv->conns[i]->conf->name);
             return false;
         }
     return true;
@@ -65,6 +65,7 @@ static void on_outcome(void *ud, const struct sb_outbox_entry *e)
     struct sb_metrics *m = &sv->metrics;
     int64_t now = sb_loop_now_ms();
     m->outbox_attempts++;
+    bool by_agent = sv->cw && sb_casework_delivery(sv->cw, e, now);
     if (e->state == SB_OUTBOX_RETRY)
         m->outbox_retries++;
     else if (e->state == SB_OUTBOX_DEAD)
@@ -79,17 +80,13 @@ static void on_outcome(void *ud, const struct sb_outbox_entry *e)
                                      NULL) == SB_OK) {
             for (size_t i = 0; i < n; i++)
                 sent += sv->ob[i].state == SB_OUTBOX_SENT && sv->ob[i].id != e->id;
-            struct sb_case c;
             if (sent == 0 &&
                 sb_store_post_view(sv->store, e->post_rowid, sv->view, NULL) == SB_OK &&
                 sv->view->created_ms > 0)
                 sb_metrics_first_response(m, (double)(now - sv->view->created_ms) / 1000.0,
-                                          sb_store_case_by_outbox(sv->store, e->id, &c, NULL) ==
-                                              SB_OK);
+                                          by_agent);
         }
     }
-    if (sv->cw)
-        sb_casework_delivery(sv->cw, e, now);
 }
 
 static int all_idle(struct service *sv)
